@@ -1,0 +1,54 @@
+"""The demo's closing report, read from the warehouse through the Redshift endpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+from devstack.stack import ROOT, Stack
+
+console = Console()
+WAREHOUSE_TABLES = ("staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time")
+ANALYTICS = ROOT / "sql" / "analytics"
+
+
+def connect(stack: Stack) -> psycopg.Connection:
+    cfg = stack.config
+    return psycopg.connect(host=cfg.host, port=cfg.endpoint_port, user=cfg.user, password=cfg.password,
+                           dbname=cfg.dbname, autocommit=True)
+
+
+def query_table(conn: psycopg.Connection, title: str, sql: str) -> Table:
+    cursor = conn.execute(sql)
+    table = Table(title=title)
+    for column in cursor.description:
+        table.add_column(column.name)
+    for row in cursor.fetchall():
+        table.add_row(*("" if value is None else str(value) for value in row))
+    return table
+
+
+def print_report(stack: Stack, records: list[dict], data_dir: Path) -> None:
+    with connect(stack) as conn:
+        counts = Table(title="Rows per table")
+        counts.add_column("table")
+        counts.add_column("rows", justify="right")
+        for name in WAREHOUSE_TABLES:
+            counts.add_row(name, f"{conn.execute(f'SELECT COUNT(*) FROM {name}').fetchone()[0]:,}")
+        console.print(counts)
+
+        checks = Table(title="Quality checks (last run)")
+        for column in ("check", "observed", "result"):
+            checks.add_column(column)
+        last_checks = next((r.get("checks") for r in reversed(records) if r.get("checks")), [])
+        for check in last_checks:
+            checks.add_row(check["name"], str(check["observed"]), "[green]passed" if check["passed"] else "[red]failed")
+        passed_runs = sum(r["state"] == "success" for r in records)
+        checks.caption = f"quality gate passed in {passed_runs} of {len(records)} hourly runs"
+        console.print(checks)
+
+        console.print(query_table(conn, "Top songs", (ANALYTICS / "top_songs.sql").read_text()))
+        console.print(query_table(conn, "Plays per hour", (ANALYTICS / "plays_per_hour.sql").read_text()))

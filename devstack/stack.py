@@ -1,0 +1,172 @@
+"""The local stack: PostgreSQL, the Redshift-compatible endpoint in front of it, and moto's S3.
+
+State (ports, the generated password, pid files, logs, the PostgreSQL data directory) lives in
+`.devstack/` under the checkout, or in $SPARKIFY_DEVSTACK_DIR. Ports are picked free on first
+`up` and kept, so connection strings stay valid across restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shlex
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from devstack.postgres import PostgresServer
+from devstack.processes import free_port, port_open, read_pid, start_daemon, stop_daemon
+from devstack.s3server import DUMMY_CREDENTIALS, S3Server
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_BUCKET = "sparkify-local"
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("SPARKIFY_DEVSTACK_DIR", ROOT / ".devstack")).resolve()
+
+
+@dataclass
+class StackConfig:
+    """What `up` chose once and every later command reuses."""
+
+    pg_port: int
+    endpoint_port: int
+    s3_port: int
+    password: str
+    bucket: str = DEFAULT_BUCKET
+    host: str = "127.0.0.1"
+    user: str = "sparkify"
+    dbname: str = "dev"
+
+    @classmethod
+    def load_or_create(cls, directory: Path) -> StackConfig:
+        path = directory / "stack.json"
+        if path.exists():
+            return cls(**json.loads(path.read_text()))
+        directory.mkdir(parents=True, exist_ok=True)
+        directory.chmod(0o755)  # PostgreSQL runs as another account when we are root
+        ports = {
+            "pg_port": int(os.environ.get("SPARKIFY_PG_PORT") or free_port()),
+            "endpoint_port": int(os.environ.get("SPARKIFY_ENDPOINT_PORT") or free_port()),
+            "s3_port": int(os.environ.get("SPARKIFY_S3_PORT") or free_port()),
+        }
+        config = cls(**ports, password=secrets.token_urlsafe(18))
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(asdict(config), indent=2))
+        return config
+
+
+class Stack:
+    """Lifecycle of the three local servers."""
+
+    def __init__(self, directory: Path | None = None):
+        self.dir = directory or state_dir()
+        self.config = StackConfig.load_or_create(self.dir)
+        cfg = self.config
+        self.postgres = PostgresServer(
+            data_dir=self.dir / "pgdata", port=cfg.pg_port, password=cfg.password, user=cfg.user, dbname=cfg.dbname
+        )
+        self.s3 = S3Server(state_dir=self.dir, port=cfg.s3_port, host=cfg.host)
+        self.endpoint_pid_file = self.dir / "endpoint.pid"
+        self.endpoint_log = self.dir / "endpoint.log"
+
+    # -- the endpoint -------------------------------------------------------------------------
+    def endpoint_running(self) -> bool:
+        return read_pid(self.endpoint_pid_file) is not None and port_open(self.config.host, self.config.endpoint_port)
+
+    def start_endpoint(self) -> None:
+        if self.endpoint_running():
+            return
+        stop_daemon(self.endpoint_pid_file)  # crashed or hung: replace it
+        cfg = self.config
+        env = {**os.environ, **DUMMY_CREDENTIALS, "PYTHONPATH": str(ROOT)}
+        start_daemon(
+            "Redshift endpoint",
+            [
+                sys.executable, "-m", "devstack.endpoint", "--host", cfg.host, "--port", str(cfg.endpoint_port),
+                "--backend-host", cfg.host, "--backend-port", str(cfg.pg_port), "--s3-endpoint-url", self.s3.endpoint_url,
+            ],
+            pid_file=self.endpoint_pid_file,
+            log_file=self.endpoint_log,
+            ready=lambda: port_open(cfg.host, cfg.endpoint_port),
+            env=env,
+        )
+
+    # -- the whole stack ----------------------------------------------------------------------
+    def up(self) -> None:
+        """Start whatever is not running; harmless when everything is."""
+        self.postgres.start()
+        self.s3.start()
+        self.start_endpoint()
+        self.ensure_bucket()
+
+    def down(self) -> list[str]:
+        """Stop what `up` started; returns the names of what was stopped."""
+        stopped = []
+        if stop_daemon(self.endpoint_pid_file):
+            stopped.append("endpoint")
+        if self.s3.stop():
+            stopped.append("s3")
+        if self.postgres.stop():
+            stopped.append("postgres")
+        return stopped
+
+    def status(self) -> dict[str, dict]:
+        cfg = self.config
+        return {
+            "postgres": {"running": self.postgres.running(), "listen": f"{cfg.host}:{cfg.pg_port}",
+                         "pid": self.postgres.pid(), "data": str(self.postgres.data_dir)},
+            "endpoint": {"running": self.endpoint_running(), "listen": f"{cfg.host}:{cfg.endpoint_port}",
+                         "pid": read_pid(self.endpoint_pid_file), "log": str(self.endpoint_log)},
+            "s3": {"running": self.s3.running(), "listen": self.s3.endpoint_url,
+                   "pid": read_pid(self.s3.pid_file), "log": str(self.s3.log_file)},
+        }
+
+    def ensure_bucket(self) -> None:
+        import boto3
+
+        s3 = boto3.client("s3", endpoint_url=self.s3.endpoint_url, **_boto_credentials())
+        existing = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
+        if self.config.bucket not in existing:
+            s3.create_bucket(Bucket=self.config.bucket)
+
+    # -- how clients reach it -------------------------------------------------------------------
+    def airflow_env(self) -> dict[str, str]:
+        """The connections and variables that point the unchanged DAG at this stack."""
+        cfg = self.config
+        redshift = {
+            "conn_type": "redshift", "host": cfg.host, "port": cfg.endpoint_port, "schema": cfg.dbname,
+            "login": cfg.user, "password": cfg.password, "extra": {"ssl": False},
+        }
+        aws = {
+            "conn_type": "aws", "login": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "password": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            "extra": {"endpoint_url": self.s3.endpoint_url, "region_name": DUMMY_CREDENTIALS["AWS_DEFAULT_REGION"]},
+        }
+        return {
+            "AIRFLOW_CONN_REDSHIFT_DEFAULT": json.dumps(redshift),
+            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws),
+            "AIRFLOW_VAR_SPARKIFY_S3_BUCKET": cfg.bucket,
+            "AIRFLOW_VAR_SPARKIFY_LOG_PREFIX": "log_data",
+            "AIRFLOW_VAR_SPARKIFY_SONG_PREFIX": "song_data",
+            "AIRFLOW_VAR_SPARKIFY_LOG_JSONPATH": "log_json_path.json",
+        }
+
+    def psql_command(self) -> str:
+        cfg = self.config
+        return f"PGPASSWORD={shlex.quote(cfg.password)} psql -h {cfg.host} -p {cfg.endpoint_port} -U {cfg.user} -d {cfg.dbname}"
+
+    def export_lines(self) -> list[str]:
+        lines = [f"export {key}={shlex.quote(value)}" for key, value in self.airflow_env().items()]
+        return [*lines, f"# psql through the Redshift endpoint:\n# {self.psql_command()}"]
+
+
+def _boto_credentials() -> dict[str, str]:
+    return {
+        "aws_access_key_id": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        "region_name": DUMMY_CREDENTIALS["AWS_DEFAULT_REGION"],
+    }
+
