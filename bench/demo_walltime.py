@@ -1,0 +1,50 @@
+"""Wall time of `make demo`'s work (python -m devstack demo), broken down by phase.
+
+Runs the demo twice in a fresh scratch stack: the first run pays initdb, dataset generation and
+the metadata DB migration; the second is what a developer sees on a repeated `make demo`
+(the baseline, measured in the same run). The venv is assumed to exist (`make venv`: about
+12 s with uv from a warm cache). Last line: first/second wall-time ratio.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def demo(env: dict[str, str]) -> tuple[float, str]:
+    began = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "devstack", "demo"], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
+    seconds = time.monotonic() - began
+    if result.returncode != 0:
+        raise SystemExit(f"demo failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    phases = re.search(r"^phases: (.*)$", result.stderr, re.MULTILINE)
+    return seconds, phases.group(1) if phases else "(no phase line)"
+
+
+def main() -> None:
+    scratch = Path(tempfile.mkdtemp(prefix="sparkify-demo-bench-"))
+    scratch.chmod(0o755)
+    env = {**os.environ, "SPARKIFY_DEVSTACK_DIR": str(scratch / "stack"), "COLUMNS": "120"}
+    try:
+        first, first_phases = demo(env)
+        second, second_phases = demo(env)
+    finally:
+        subprocess.run([sys.executable, "-m", "devstack", "down"], cwd=ROOT, env=env, capture_output=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(f"first demo  {first:6.1f}s wall: {first_phases}")
+    print(f"second demo {second:6.1f}s wall: {second_phases}")
+    print(f"demo wall time {first:.1f}s; first/second (repeat baseline) ratio: {first / second:.2f}")
+
+
+if __name__ == "__main__":
+    main()
