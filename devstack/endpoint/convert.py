@@ -1,0 +1,502 @@
+"""Turn S3 object bytes (JSON 'auto' / jsonpaths / CSV / delimited text) into PostgreSQL COPY CSV rows.
+
+Runs in worker processes, so everything here is plain picklable data and pure functions. Rows are
+written as COPY ... WITH (FORMAT csv): NULL is an empty unquoted field and every string is quoted,
+so an empty string (``""``) stays distinct from NULL. Python's csv.writer cannot express that
+difference, hence the fields are written here.
+
+Per load, a row converter is generated (``compile_converter``) with one inlined block per target
+column: it is the hot loop of a million-row load and inlining roughly halves its cost.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+from array import array
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import orjson
+
+# Column kinds the converter distinguishes, from PostgreSQL type names.
+_KIND_PATTERNS = [
+    (re.compile(r"^(smallint|int2)"), "int2"),
+    (re.compile(r"^(integer|int4|int\b|int$)"), "int4"),
+    (re.compile(r"^(bigint|int8)"), "int8"),
+    (re.compile(r"^(numeric|decimal|real|float|double|money)"), "num"),
+    (re.compile(r"^(boolean|bool)"), "bool"),
+    (re.compile(r"^(timestamp with time zone|timestamptz)"), "tstz"),
+    (re.compile(r"^(timestamp)"), "ts"),
+    (re.compile(r"^date"), "date"),
+    (re.compile(r"^(time)"), "time"),
+    (re.compile(r"^(json|jsonb|super)"), "json"),
+    (re.compile(r"^(character varying|varchar|character|char|bpchar|text|nvarchar|nchar|name|citext)"),
+     "text"),
+]
+_INT_RANGE = {"int2": 2**15, "int4": 2**31, "int8": 2**63}
+_EPOCH = datetime(1970, 1, 1)
+_EPOCH_TZ = datetime(1970, 1, 1, tzinfo=UTC)
+_JSON_DECODER = json.JSONDecoder()
+RAW_LINE_MAX = 1024  # Redshift keeps the first 1024 characters of the bad line
+
+
+def column_kind(pg_type: str) -> str:
+    t = pg_type.strip().lower()
+    for rx, kind in _KIND_PATTERNS:
+        if rx.search(t):
+            return kind
+    return "other"
+
+
+def max_length(pg_type: str) -> int | None:
+    """varchar(n)/char(n) -> n (MAX was already rewritten to 65535)."""
+    m = re.search(r"char\w*(?:\s+varying)?\s*\(\s*(\d+|max)\s*\)", pg_type.lower())
+    if not m:
+        return None
+    return 65535 if m.group(1) == "max" else int(m.group(1))
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str
+    maxlen: int | None = None
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """Everything a worker needs to convert one object: plain data, picklable."""
+    columns: tuple[Column, ...]
+    fmt: str = "json"                           # json | csv | text
+    json_mode: str = "auto"                     # auto | ignorecase | paths
+    paths: tuple[tuple[str | int, ...], ...] = ()
+    timeformat: str | None = None
+    dateformat: str | None = None
+    blanks_as_null: bool = False
+    empty_as_null: bool = False
+    truncate_columns: bool = False
+    delimiter: str = ","
+    quote: str = '"'
+    ignore_header: int = 0
+    null_as: str | None = None
+
+
+@dataclass
+class RowError:
+    filename: str
+    line_number: int
+    colname: str
+    raw_line: str
+    err_reason: str
+    raw_field_value: str = ""
+    err_code: int = 1200
+
+
+@dataclass
+class UnitResult:
+    """Converted rows of one object (or one chunk of it) plus its bad records."""
+    data: bytes = b""
+    rows: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    lines: array = field(default_factory=lambda: array("I"))   # source line of each output row
+    needs_whole_object: bool = False
+
+
+class FieldError(ValueError):
+    def __init__(self, reason: str, code: int = 1200, value: object = None):
+        super().__init__(reason)
+        self.reason, self.code, self.value = reason, code, value
+
+
+# ---------------------------------------------------------------- jsonpaths
+
+_PATH_TOKEN = re.compile(r"""\.([A-Za-z_$][\w$-]*)|\[\s*'((?:[^'\\]|\\.)*)'\s*\]|\[\s*"((?:[^"\\]|\\.)*)"\s*\]|\[\s*(\d+)\s*\]""")
+
+
+def parse_jsonpath(expr: str) -> tuple[str | int, ...]:
+    """``$['a']['b'][0]`` or ``$.a.b[0]`` -> ('a', 'b', 0)."""
+    expr = expr.strip()
+    if not expr.startswith("$"):
+        raise ValueError(f"invalid JSONPath expression {expr!r}: must start with '$'")
+    pos, parts = 1, []
+    while pos < len(expr):
+        m = _PATH_TOKEN.match(expr, pos)
+        if not m:
+            raise ValueError(f"invalid JSONPath expression {expr!r} at position {pos}")
+        name = m.group(1) or m.group(2) or m.group(3)
+        parts.append(int(m.group(4)) if m.group(4) is not None else name)
+        pos = m.end()
+    if not parts:
+        raise ValueError(f"invalid JSONPath expression {expr!r}")
+    return tuple(parts)
+
+
+def parse_jsonpaths_file(data: bytes) -> tuple[tuple[str | int, ...], ...]:
+    doc = orjson.loads(data)
+    if not isinstance(doc, dict) or not isinstance(doc.get("jsonpaths"), list):
+        raise ValueError("jsonpaths file must be an object with a 'jsonpaths' array")
+    return tuple(parse_jsonpath(p) for p in doc["jsonpaths"])
+
+
+def _get_path(obj: object, path: tuple[str | int, ...]) -> object:
+    for part in path:
+        if isinstance(part, int):
+            if not isinstance(obj, list) or part >= len(obj):
+                return None
+        elif not isinstance(obj, dict):
+            return None
+        obj = obj[part] if isinstance(part, int) else obj.get(part)
+        if obj is None:
+            return None
+    return obj
+
+
+# ---------------------------------------------------------------- value conversion (slow paths)
+
+def _quote(s: str) -> str:
+    return '"' + s.replace('"', '""') + '"'
+
+
+def _epoch_text(v: object, unit_ms: bool, tz: bool) -> str:
+    if isinstance(v, str):
+        v = v.strip()
+        if not v:
+            return ""
+        try:
+            v = float(v) if "." in v else int(v)
+        except ValueError as e:
+            raise FieldError(f"Invalid timestamp format or value [{v}]", 1206, v) from e
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise FieldError("Invalid timestamp format or value", 1206, v)
+    delta = timedelta(milliseconds=v) if unit_ms else timedelta(seconds=v)
+    return ((_EPOCH_TZ if tz else _EPOCH) + delta).isoformat(" ")
+
+
+def make_slow_converter(col: Column, spec: LoadSpec):
+    """A function value -> CSV field text (raises FieldError); used for non-trivial values."""
+    kind = col.kind
+
+    def text_value(v: object) -> str:
+        if isinstance(v, str):
+            s = v
+        elif isinstance(v, bool):
+            s = "true" if v else "false"
+        elif isinstance(v, int | float):
+            s = repr(v)
+        else:
+            s = orjson.dumps(v).decode()
+        if spec.empty_as_null and s == "":
+            return ""
+        if spec.blanks_as_null and s.strip() == "":
+            return ""
+        if col.maxlen is not None and len(s) > col.maxlen:
+            if not spec.truncate_columns:
+                raise FieldError(f"String length exceeds DDL length ({len(s)} > {col.maxlen})", 1204, s)
+            s = s[: col.maxlen]
+        return _quote(s)
+
+    def int_value(v: object) -> str:
+        if isinstance(v, bool):
+            raise FieldError("Invalid digit, Value 'b', Type: Integer", 1207, v)
+        if isinstance(v, float):
+            if not v.is_integer():
+                raise FieldError(f"Invalid digit, Value '.', Type: Integer [{v!r}]", 1207, v)
+            v = int(v)
+        if isinstance(v, str):
+            s = v.strip()
+            if not s:
+                return ""
+            try:
+                v = int(s)
+            except ValueError:
+                try:
+                    f = float(s)
+                except ValueError:
+                    raise FieldError(f"Invalid digit, Value '{s[:20]}', Type: Integer", 1207, v) from None
+                if not f.is_integer():
+                    raise FieldError(f"Invalid digit, Value '{s[:20]}', Type: Integer", 1207, v) from None
+                v = int(f)
+        if not isinstance(v, int):
+            raise FieldError("Invalid digit, Type: Integer", 1207, v)
+        limit = _INT_RANGE[kind]
+        if not -limit <= v < limit:
+            raise FieldError(f"Overflow, Value '{v}', Type: {kind}", 1216, v)
+        return str(v)
+
+    def num_value(v: object) -> str:
+        if isinstance(v, bool):
+            raise FieldError("Invalid digit, Type: Numeric", 1207, v)
+        if isinstance(v, int | float):
+            return repr(v)
+        if isinstance(v, str):
+            s = v.strip()
+            if not s:
+                return ""
+            try:
+                float(s)
+            except ValueError:
+                raise FieldError(f"Invalid digit, Value '{s[:20]}', Type: Numeric", 1207, v) from None
+            return s
+        raise FieldError("Invalid digit, Type: Numeric", 1207, v)
+
+    def bool_value(v: object) -> str:
+        if isinstance(v, bool):
+            return "t" if v else "f"
+        if isinstance(v, int) and v in (0, 1):
+            return "t" if v else "f"
+        if isinstance(v, str):
+            s = v.strip().lower()
+            if not s:
+                return ""
+            if s in ("t", "true", "1", "y", "yes", "f", "false", "0", "n", "no", "on", "off"):
+                return s
+        raise FieldError("Invalid boolean value", 1208, v)
+
+    def time_value(v: object) -> str:
+        fmt = (spec.timeformat if kind in ("ts", "tstz", "time") else spec.dateformat) or "auto"
+        if fmt.lower() in ("epochmillisecs", "epochsecs") and kind in ("ts", "tstz"):
+            return _epoch_text(v, fmt.lower() == "epochmillisecs", kind == "tstz")
+        if isinstance(v, str):
+            s = v.strip()
+            return _quote(s) if s else ""
+        if isinstance(v, int | float) and not isinstance(v, bool) and kind in ("ts", "tstz"):
+            # 'auto' recognises epoch values too: seconds or milliseconds by magnitude.
+            return _epoch_text(v, abs(v) >= 10**11, kind == "tstz")
+        raise FieldError(f"Invalid {'timestamp' if kind != 'date' else 'date'} format or value", 1206, v)
+
+    def json_value(v: object) -> str:
+        return _quote(orjson.dumps(v).decode())
+
+    def other_value(v: object) -> str:
+        if isinstance(v, str):
+            return _quote(v)
+        return _quote(orjson.dumps(v).decode())
+
+    return {
+        "text": text_value, "int2": int_value, "int4": int_value, "int8": int_value, "num": num_value,
+        "bool": bool_value, "ts": time_value, "tstz": time_value, "date": time_value, "time": time_value,
+        "json": json_value,
+    }.get(kind, other_value)
+
+
+# ---------------------------------------------------------------- generated row converter
+
+def _getter(i: int, spec: LoadSpec) -> str:
+    """Expression reading the i-th target value from the record variable ``o``."""
+    if spec.fmt != "json":
+        return f"o[{i}]"
+    if spec.json_mode == "paths":
+        path = spec.paths[i]
+        if len(path) == 1 and isinstance(path[0], str):
+            return f"o.get({path[0]!r})"
+        return f"GP(o, P[{i}])"
+    return f"o.get({spec.columns[i].name!r})"
+
+
+def compile_converter(spec: LoadSpec):
+    """Build ``convert(o) -> str``: one CSV line (without newline) from one record."""
+    lines = ["def convert(o):"]
+    fast = not (spec.empty_as_null or spec.blanks_as_null)
+    for i, col in enumerate(spec.columns):
+        get = _getter(i, spec)
+        lines.append(f"    v = {get}")
+        lines.append(f"    if v is None: f{i} = ''")
+        if col.kind == "text" and fast:
+            if col.maxlen is None:
+                lines.append(f"    elif v.__class__ is str: f{i} = '\"' + v.replace('\"', '\"\"') + '\"'")
+            else:
+                lines.append(f"    elif v.__class__ is str and len(v) <= {col.maxlen}: "
+                             f"f{i} = '\"' + v.replace('\"', '\"\"') + '\"'")
+        elif col.kind in ("int2", "int4") or col.kind == "int8":
+            lim = _INT_RANGE[col.kind]
+            lines.append(f"    elif v.__class__ is int and {-lim} <= v < {lim}: f{i} = str(v)")
+        elif col.kind == "num":
+            lines.append(f"    elif v.__class__ is int or v.__class__ is float: f{i} = repr(v)")
+        elif col.kind == "ts" and (spec.timeformat or "").lower() == "epochmillisecs":
+            lines.append(f"    elif v.__class__ is int: f{i} = (EPOCH + TD(milliseconds=v)).isoformat(' ')")
+        lines.append(f"    else: f{i} = C[{i}](v)")
+    if spec.columns:
+        lines.append("    return " + " + ',' + ".join(f"f{i}" for i in range(len(spec.columns))))
+    else:
+        lines.append("    return ''")
+    namespace = {
+        "C": [make_slow_converter(c, spec) for c in spec.columns], "GP": _get_path, "P": spec.paths,
+        "EPOCH": _EPOCH, "TD": timedelta,
+    }
+    exec(compile("\n".join(lines), "<endpoint-row-converter>", "exec"), namespace)  # noqa: S102
+    return namespace["convert"]
+
+
+def _locate_error(o: object, spec: LoadSpec) -> tuple[str, FieldError]:
+    """Re-run a failed record column by column to name the column and the reason."""
+    for i, col in enumerate(spec.columns):
+        try:
+            if spec.fmt == "json":
+                if spec.json_mode == "paths":
+                    v = _get_path(o, spec.paths[i])
+                else:
+                    v = o.get(col.name)  # type: ignore[union-attr]
+            else:
+                v = o[i]  # type: ignore[index]
+            if v is not None:
+                make_slow_converter(col, spec)(v)
+        except FieldError as e:
+            return col.name, e
+        except Exception as e:  # noqa: BLE001 - any failure is a bad record, reported as such
+            return col.name, FieldError(str(e))
+    return "", FieldError("Invalid record")
+
+
+# ---------------------------------------------------------------- object conversion
+
+class _Converter:
+    def __init__(self, spec: LoadSpec, filename: str):
+        self.spec = spec
+        self.filename = filename
+        self.convert = compile_converter(spec)
+        self.out: list[str] = []
+        self.lines = array("I")
+        self.errors: list[RowError] = []
+        self.lower = spec.fmt == "json" and spec.json_mode == "ignorecase"
+
+    def record(self, o: object, line_no: int, raw: str | bytes) -> None:
+        spec = self.spec
+        if spec.fmt == "json":
+            if not isinstance(o, dict):
+                self.error(line_no, raw, "", FieldError("Invalid JSONPath format: record is not a JSON object"
+                                                        if spec.json_mode == "paths" else
+                                                        "Invalid JSON object: not an object", 1224))
+                return
+            if self.lower:
+                o = {k.lower(): v for k, v in o.items()}
+        try:
+            self.out.append(self.convert(o))
+            self.lines.append(line_no)
+        except Exception:  # noqa: BLE001 - locate the column, record the bad record
+            col, err = _locate_error(o, spec)
+            self.error(line_no, raw, col, err)
+
+    def error(self, line_no: int, raw: str | bytes, col: str, err: FieldError) -> None:
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", "replace")
+        value = "" if err.value is None else str(err.value)[:1024]
+        self.errors.append(RowError(self.filename, line_no, col, raw[:RAW_LINE_MAX], err.reason, value, err.code))
+
+    def result(self) -> UnitResult:
+        data = ("\n".join(self.out) + "\n").encode() if self.out else b""
+        return UnitResult(data, len(self.out), self.errors, self.lines)
+
+
+def convert_unit(spec: LoadSpec, filename: str, data: bytes, first_line: int = 1, whole: bool = True,
+                 gz: bool = False) -> UnitResult:
+    """Convert one object (or a newline-aligned chunk of one, ``whole=False``)."""
+    if gz:
+        data = gzip.decompress(data)
+    conv = _Converter(spec, filename)
+    if spec.fmt == "json":
+        if not _json_lines(conv, data, first_line, whole):
+            return UnitResult(needs_whole_object=True)
+    else:
+        _delimited(conv, data, first_line)
+    return conv.result()
+
+
+def _json_lines(conv: _Converter, data: bytes, first_line: int, whole: bool) -> bool:
+    """Fast path: one JSON value per line. On the first line that isn't, fall back to streaming.
+
+    A chunk of a larger object cannot fall back (a value may continue in the next chunk): it
+    returns False and the caller converts the whole object instead.
+    """
+    loads = orjson.loads
+    pos = 0
+    line_no = first_line
+    n = len(data)
+    while pos < n:
+        end = data.find(b"\n", pos)
+        if end < 0:
+            end = n
+        line = data[pos:end]
+        if line.strip():
+            try:
+                obj = loads(line)
+            except orjson.JSONDecodeError:
+                if not whole:
+                    return False
+                _json_stream(conv, data, pos, line_no)
+                return True
+            conv.record(obj, line_no, line)
+        pos = end + 1
+        line_no += 1
+    return True
+
+
+def _json_stream(conv: _Converter, data: bytes, start: int, line_no: int) -> None:
+    """Slow path: a raw_decode loop over the text; objects may span lines or share one line.
+
+    A value that does not parse is recorded as a bad record for its line, and decoding resumes
+    on the next line.
+    """
+    text = data[start:].decode("utf-8", "replace")
+    pos, n = 0, len(text)
+    counted = 0  # text position up to which newlines were counted into line_no
+    ws = re.compile(r"\s*")
+    while True:
+        pos = ws.match(text, pos).end()
+        if pos >= n:
+            break
+        line_no += text.count("\n", counted, pos)
+        counted = pos
+        line_end = text.find("\n", pos)
+        raw_line = text[pos: line_end if line_end >= 0 else n]
+        try:
+            obj, end = _JSON_DECODER.raw_decode(text, pos)
+        except json.JSONDecodeError as e:
+            conv.error(line_no, raw_line, "", FieldError(f"Invalid JSON object: {e.msg}", 1224))
+            if line_end < 0:
+                break
+            pos = line_end + 1
+            continue
+        conv.record(obj, line_no, raw_line)
+        pos = end
+
+
+def _delimited(conv: _Converter, data: bytes, first_line: int) -> None:
+    spec = conv.spec
+    text = data.decode("utf-8", "replace")
+    if spec.fmt == "csv":
+        reader = csv.reader(io.StringIO(text), delimiter=spec.delimiter or ",", quotechar=spec.quote or '"')
+    else:  # Redshift's default: pipe-delimited, backslash escapes, no quoting
+        reader = csv.reader(io.StringIO(text), delimiter=spec.delimiter or "|", quoting=csv.QUOTE_NONE,
+                            escapechar="\\")
+    ncols = len(spec.columns)
+    null_as = spec.null_as if spec.null_as is not None else ("\\N" if spec.fmt != "csv" else None)
+    for row in reader:
+        line_no = first_line + reader.line_num - 1
+        if reader.line_num <= spec.ignore_header:
+            continue
+        if not row:
+            continue
+        if len(row) != ncols:
+            reason = "Extra column(s) found" if len(row) > ncols else "Delimiter not found"
+            conv.error(line_no, (spec.delimiter or ",").join(row), "", FieldError(reason, 1214))
+            continue
+        if null_as is not None:
+            row = [None if f == null_as else f for f in row]
+        conv.record(row, line_no, (spec.delimiter or ",").join("" if f is None else f for f in row))
+
+
+def split_chunks(data: bytes, size: int) -> list[tuple[bytes, int]]:
+    """Newline-aligned chunks of about ``size`` bytes with the line number each starts at."""
+    chunks, pos, line = [], 0, 1
+    while pos < len(data):
+        end = data.find(b"\n", min(pos + size, len(data)))
+        end = len(data) if end < 0 else end + 1
+        chunk = data[pos:end]
+        chunks.append((chunk, line))
+        line += chunk.count(b"\n")
+        pos = end
+    return chunks

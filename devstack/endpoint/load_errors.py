@@ -1,0 +1,120 @@
+"""The endpoint's own backend connections: catalog look-ups and the stl_load_errors table.
+
+They are separate connections on purpose: a failed COPY aborts the client's transaction and its
+rollback must not take the error rows with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import psycopg
+
+from devstack.endpoint.convert import RowError
+
+log = logging.getLogger(__name__)
+
+# Redshift's STL_LOAD_ERRORS columns, plus `tablename` (Redshift only has the numeric `tbl`).
+STL_LOAD_ERRORS_DDL = """
+CREATE TABLE IF NOT EXISTS public.stl_load_errors (
+    userid integer, slice integer, tbl integer, starttime timestamp, session integer, query integer,
+    filename varchar(256), line_number bigint, colname varchar(127), type varchar(10),
+    col_length varchar(10), position integer, raw_line varchar(1024), raw_field_value varchar(1024),
+    err_code integer, err_reason varchar(100), is_partial integer, start_offset bigint, tablename text
+);
+CREATE SEQUENCE IF NOT EXISTS public.stl_load_errors_query_seq;
+"""
+
+COLUMNS_SQL = """
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attrelid::integer
+FROM pg_attribute a
+WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum
+"""
+
+
+class Admin:
+    """Lazily opened autocommit connections, one per (database, user), guarded by a lock."""
+
+    def __init__(self, host: str, port: int, user: str | None, password: str | None):
+        self.host, self.port, self.user, self.password = host, port, user, password
+        self._conns: dict[tuple[str, str], psycopg.AsyncConnection] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._ready: set[tuple[str, str]] = set()
+
+    async def _conn(self, dbname: str, user: str) -> psycopg.AsyncConnection:
+        key = (dbname, self.user or user)
+        conn = self._conns.get(key)
+        if conn is None or conn.closed:
+            conn = await psycopg.AsyncConnection.connect(
+                host=self.host, port=self.port, user=self.user or user, password=self.password,
+                dbname=dbname, autocommit=True, connect_timeout=10, application_name="redshift-endpoint",
+            )
+            self._conns[key] = conn
+        return conn
+
+    async def _run(self, dbname: str, user: str, fn):
+        key = (dbname, self.user or user)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            for attempt in (1, 2):
+                try:
+                    return await fn(await self._conn(dbname, user))
+                except psycopg.OperationalError:
+                    self._conns.pop(key, None)  # stale after a backend restart: reconnect once
+                    if attempt == 2:
+                        raise
+
+    async def columns(self, dbname: str, user: str, regclass: str) -> tuple[list[tuple[str, str]], int | None]:
+        async def q(conn):
+            cur = await conn.execute(COLUMNS_SQL, (regclass,))
+            rows = await cur.fetchall()
+            return [(r[0], r[1]) for r in rows], (rows[0][2] if rows else None)
+        return await self._run(dbname, user, q)
+
+    async def ensure_table(self, dbname: str, user: str) -> None:
+        key = (dbname, self.user or user)
+        if key in self._ready:
+            return
+
+        async def q(conn):
+            try:
+                await conn.execute(STL_LOAD_ERRORS_DDL)
+            except psycopg.errors.UniqueViolation:
+                pass  # another endpoint created it concurrently
+        await self._run(dbname, user, q)
+        self._ready.add(key)
+
+    async def record(self, dbname: str, user: str, *, table: str, tbl_oid: int | None, session: int | None,
+                     errors: Sequence[RowError], started: datetime | None = None) -> int:
+        """Insert one row per bad record; returns the query id shared by the rows."""
+        await self.ensure_table(dbname, user)
+        started = started or datetime.now(UTC).replace(tzinfo=None)
+
+        async def q(conn):
+            cur = await conn.execute("SELECT nextval('public.stl_load_errors_query_seq')")
+            query_id = (await cur.fetchone())[0]
+            rows = [
+                (0, 0, tbl_oid, started, session, query_id, e.filename[:256], e.line_number, e.colname[:127],
+                 "", "", 0, e.raw_line[:1024], e.raw_field_value[:1024], e.err_code, e.err_reason[:100], 0, 0,
+                 table)
+                for e in errors
+            ]
+            async with conn.cursor() as c:
+                await c.executemany(
+                    "INSERT INTO public.stl_load_errors (userid, slice, tbl, starttime, session, query, filename,"
+                    " line_number, colname, type, col_length, position, raw_line, raw_field_value, err_code,"
+                    " err_reason, is_partial, start_offset, tablename)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    rows,
+                )
+            return query_id
+        return await self._run(dbname, user, q)
+
+    async def close(self) -> None:
+        for conn in self._conns.values():
+            await conn.close()
+        self._conns.clear()

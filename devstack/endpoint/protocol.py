@@ -1,0 +1,119 @@
+"""PostgreSQL v3 wire-protocol framing: read, parse and build the few messages the relay touches."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+SSL_REQUEST = 80877103
+GSSENC_REQUEST = 80877104
+CANCEL_REQUEST = 80877102
+PROTOCOL_3 = 196608
+
+_I32 = struct.Struct("!i")
+_HDR = struct.Struct("!ci")
+
+
+async def read_message(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """Read one typed message; returns (type byte, body without the length word)."""
+    header = await reader.readexactly(5)
+    mtype, length = _HDR.unpack(header)
+    body = await reader.readexactly(length - 4) if length > 4 else b""
+    return mtype, body
+
+
+def message(mtype: bytes, body: bytes = b"") -> bytes:
+    return _HDR.pack(mtype, len(body) + 4) + body
+
+
+def cstring(body: bytes, pos: int) -> tuple[bytes, int]:
+    """Null-terminated string at pos; returns (value, position after the terminator)."""
+    end = body.index(b"\0", pos)
+    return body[pos:end], end + 1
+
+
+def parse_parse(body: bytes) -> tuple[bytes, str, bytes]:
+    """Parse message -> (statement name, query text, the untouched parameter-type tail)."""
+    name, pos = cstring(body, 0)
+    query, pos = cstring(body, pos)
+    return name, query.decode("utf-8", "surrogateescape"), body[pos:]
+
+
+def build_parse(name: bytes, query: str, tail: bytes) -> bytes:
+    return message(b"P", name + b"\0" + query.encode("utf-8", "surrogateescape") + b"\0" + tail)
+
+
+def parse_bind(body: bytes) -> tuple[bytes, bytes]:
+    """Bind message -> (portal name, statement name)."""
+    portal, pos = cstring(body, 0)
+    stmt, _ = cstring(body, pos)
+    return portal, stmt
+
+
+def parse_target(body: bytes) -> tuple[bytes, bytes]:
+    """Close/Describe body -> (kind b'S' or b'P', name); Execute body -> (b'P', portal)."""
+    return body[:1], cstring(body, 1)[0]
+
+
+def parse_execute(body: bytes) -> bytes:
+    return cstring(body, 0)[0]
+
+
+def query_text(body: bytes) -> str:
+    return body[:-1].decode("utf-8", "surrogateescape")
+
+
+def build_query(text: str) -> bytes:
+    return message(b"Q", text.encode("utf-8", "surrogateescape") + b"\0")
+
+
+def error_fields(body: bytes) -> dict[str, str]:
+    """ErrorResponse/NoticeResponse body -> {field code: value}."""
+    fields: dict[str, str] = {}
+    pos = 0
+    while pos < len(body) and body[pos] != 0:
+        code = chr(body[pos])
+        value, pos = cstring(body, pos + 1)
+        fields[code] = value.decode("utf-8", "replace")
+    return fields
+
+
+def error_response(code: str, msg: str, *, severity: str = "ERROR", detail: str | None = None,
+                   hint: str | None = None) -> bytes:
+    parts = [("S", severity), ("V", severity), ("C", code), ("M", msg)]
+    if detail:
+        parts.append(("D", detail))
+    if hint:
+        parts.append(("H", hint))
+    body = b"".join(k.encode() + v.encode("utf-8", "replace") + b"\0" for k, v in parts) + b"\0"
+    return message(b"E", body)
+
+
+def parameter_status(body: bytes) -> tuple[str, str]:
+    name, pos = cstring(body, 0)
+    value, _ = cstring(body, pos)
+    return name.decode(), value.decode("utf-8", "replace")
+
+
+def build_parameter_status(name: str, value: str) -> bytes:
+    return message(b"S", name.encode() + b"\0" + value.encode() + b"\0")
+
+
+def copy_data(payload: bytes) -> bytes:
+    return message(b"d", payload)
+
+
+COPY_DONE = message(b"c")
+FLUSH = message(b"H")
+
+
+def copy_fail(reason: str) -> bytes:
+    return message(b"f", reason.encode("utf-8", "replace") + b"\0")
+
+
+def pack_int32(value: int) -> bytes:
+    return _I32.pack(value)
+
+
+def unpack_int32(data: bytes, pos: int = 0) -> int:
+    return _I32.unpack_from(data, pos)[0]

@@ -1,0 +1,109 @@
+"""S3 access for COPY through boto3: prefix listing, manifests, object bodies."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import boto3
+import orjson
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+
+class S3LoadError(Exception):
+    """Raised with a Redshift-like message; the load fails with it."""
+
+
+@dataclass(frozen=True)
+class S3Object:
+    bucket: str
+    key: str
+    size: int
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def split_url(url: str) -> tuple[str, str]:
+    if not url.lower().startswith("s3://"):
+        raise S3LoadError(f"Invalid S3 URL '{url}': it must start with s3://")
+    bucket, _, key = url[5:].partition("/")
+    return bucket, key
+
+
+class S3Clients:
+    """boto3 clients per (credentials, region), shared by all sessions (clients are thread-safe)."""
+
+    def __init__(self, endpoint_url: str | None = None):
+        self.endpoint_url = endpoint_url
+        self._clients: dict[tuple, object] = {}
+        self._lock = threading.Lock()
+
+    def client(self, credentials: dict[str, str], region: str | None):
+        # Access keys from the COPY text are used as given; an IAM role (which a local S3 cannot
+        # assume) falls back to the default credential chain.
+        key_id = credentials.get("aws_access_key_id")
+        secret = credentials.get("aws_secret_access_key")
+        token = credentials.get("token")
+        cache_key = (key_id, secret, token, region)
+        with self._lock:
+            client = self._clients.get(cache_key)
+            if client is None:
+                session = boto3.session.Session(
+                    aws_access_key_id=key_id if key_id and secret else None,
+                    aws_secret_access_key=secret if key_id and secret else None,
+                    aws_session_token=token if key_id and secret else None,
+                    region_name=region or None,
+                )
+                client = session.client(
+                    "s3", endpoint_url=self.endpoint_url,
+                    config=Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=16),
+                )
+                self._clients[cache_key] = client
+            return client
+
+
+def list_prefix(client, url: str) -> list[S3Object]:
+    """Every object whose key starts with the prefix (Redshift semantics); none is an error."""
+    bucket, prefix = split_url(url)
+    objects = []
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                if item["Key"].endswith("/") and item["Size"] == 0:
+                    continue  # "folder" placeholder objects
+                objects.append(S3Object(bucket, item["Key"], item["Size"]))
+    except ClientError as e:
+        code = e.response.get("Error", {}).get("Code", "")
+        raise S3LoadError(f"S3ServiceException: {code or e} while listing '{url}'") from e
+    if not objects:
+        raise S3LoadError(f"The specified S3 prefix '{prefix}' does not exist")
+    return objects
+
+
+def read_manifest(client, url: str) -> list[S3Object]:
+    """A COPY MANIFEST file: {"entries": [{"url": "s3://...", "mandatory": bool}, ...]}."""
+    doc = orjson.loads(get_bytes(client, url))
+    objects = []
+    for entry in doc.get("entries", []):
+        bucket, key = split_url(entry["url"])
+        try:
+            head = client.head_object(Bucket=bucket, Key=key)
+        except ClientError as e:
+            if entry.get("mandatory", False):
+                raise S3LoadError(f"Manifest file is not in correct format or mandatory file "
+                                  f"'{entry['url']}' does not exist") from e
+            continue
+        objects.append(S3Object(bucket, key, head["ContentLength"]))
+    return objects
+
+
+def get_bytes(client, url: str) -> bytes:
+    bucket, key = split_url(url)
+    try:
+        return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as e:
+        code = e.response.get("Error", {}).get("Code", "")
+        raise S3LoadError(f"S3ServiceException: {code or e} reading '{url}'") from e
