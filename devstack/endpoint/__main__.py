@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger().level))
     # SIGTERM -> KeyboardInterrupt so asyncio.run() unwinds and closes the worker pool.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     run_server(EndpointConfig(

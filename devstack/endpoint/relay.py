@@ -195,8 +195,6 @@ class Session:
             await self._record(job, job.errors)
         elif job.failure is None and job.errors:
             await self._record(job, job.errors)  # MAXERROR tolerated them: still recorded
-        elif job.failure is not None and job.failure.code == "XX000":
-            await self._record(job, [RowError(job.spec.source, 0, "", "", job.failure.message[:100], "", 8001)])
         log.info("COPY %s: %d rows sent, %d bad records%s", job.spec.target, job.rows, len(job.errors),
                  f", failed: {job.failure.message}" if job.failure else "")
 
