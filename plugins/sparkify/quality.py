@@ -181,7 +181,8 @@ class DataQualityOperator(BaseSQLOperator):
         else:
             detail = check.get("column", "")
         where = f" where {check['where']}" if check.get("where") else ""
-        return f"{target} {kind}({detail}){where}".strip()
+        call = f"{kind}({detail})" if detail else kind
+        return f"{target} {call}{where}".strip()
 
     @staticmethod
     def _build_check_sql(check: dict[str, Any]) -> str:
