@@ -9,6 +9,7 @@ title+artist with it, so a join that forgets one of the three columns is caught.
 
 from __future__ import annotations
 
+import itertools
 import random
 import string
 from dataclasses import dataclass
@@ -130,10 +131,10 @@ def build_catalog(config: GenConfig) -> Catalog:
     song_ids: set[str] = set()
     triples: set[tuple[str, str]] = set()
     # Zipf-like artist popularity for the songs beyond the first one per artist.
-    artist_weights = [1.0 / (rank + 1) ** 0.8 for rank in range(n_artists)]
+    artist_cum_weights = list(itertools.accumulate(1.0 / (rank + 1) ** 0.8 for rank in range(n_artists)))
     songs: list[Song] = []
     for index in range(config.songs):
-        artist = artists[index] if index < n_artists else rng.choices(artists, artist_weights)[0]
+        artist = artists[index] if index < n_artists else rng.choices(artists, cum_weights=artist_cum_weights)[0]
         song_title = title(rng)
         while (song_title, artist.name) in triples:  # (title, artist) unique: joins stay 1:1
             song_title = title(rng) + f" {rng.randrange(2, 100)}"

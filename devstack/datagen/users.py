@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -28,7 +29,7 @@ def build_users(config: GenConfig) -> list[User]:
     rng = random.Random(f"{config.seed}:users")
     start = datetime.combine(config.start_date, time(), tzinfo=UTC)
     agents = [agent for agent, _ in words.USER_AGENTS]
-    agent_weights = [weight for _, weight in words.USER_AGENTS]
+    agent_cum_weights = list(itertools.accumulate(weight for _, weight in words.USER_AGENTS))
     users = []
     for index in range(config.users):
         gender = "F" if rng.random() < 0.57 else "M"
@@ -43,7 +44,7 @@ def build_users(config: GenConfig) -> list[User]:
                 last_name=rng.choice(words.LAST_NAMES),
                 gender=gender,
                 location=rng.choice(words.USER_LOCATIONS),
-                user_agent=rng.choices(agents, agent_weights)[0],
+                user_agent=rng.choices(agents, cum_weights=agent_cum_weights)[0],
                 registration=int(registered.timestamp()) * 1000 + 796,
                 level="paid" if paid else "free",
                 # Pareto tail: a few users play most songs; paying users listen more (real: 22 of

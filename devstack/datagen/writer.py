@@ -24,6 +24,7 @@ LOG_KEYS = (
     "artist", "auth", "firstName", "gender", "itemInSession", "lastName", "length", "level", "location",
     "method", "page", "registration", "sessionId", "song", "status", "ts", "userAgent", "userId",
 )
+_CHUNK = 50_000  # log lines per write
 SONG_KEYS = (
     "num_songs", "artist_id", "artist_latitude", "artist_longitude", "artist_location", "artist_name",
     "song_id", "title", "duration", "year",
@@ -118,8 +119,13 @@ class LogLineFormatter:
         path = out_dir / log_path(day_start_ms)
         path.parent.mkdir(parents=True, exist_ok=True)
         line = self.line
-        # "\n".join: no trailing newline, like the real files.
-        path.write_bytes("\n".join([line(event) for event in events]).encode("ascii"))
+        # Chunked, so a 1M-event day never holds all its lines at once; "\n" only between
+        # lines: no trailing newline, like the real files.
+        with path.open("wb") as handle:
+            for start in range(0, len(events), _CHUNK):
+                if start:
+                    handle.write(b"\n")
+                handle.write("\n".join([line(event) for event in events[start : start + _CHUNK]]).encode("ascii"))
         return path
 
 

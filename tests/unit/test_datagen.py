@@ -378,3 +378,12 @@ def test_generate_subcommand(tmp_path, capsys):
     truth = json.loads((tmp_path / "truth.json").read_text())
     assert truth["config"]["start_date"] == date(2019, 1, 31).isoformat() and truth["config"]["match_rate"] == 0.8
     assert len(list((tmp_path / "song_data").rglob("*.json"))) == 10
+
+
+def test_chunked_log_writing_gives_the_same_bytes(tmp_path, monkeypatch):
+    from devstack.datagen import writer
+
+    config = GenConfig(seed=4, days=1, events_per_day=200, users=10, songs=20, artists=10)
+    whole = tree_digest(generate(tmp_path / "whole", config, progress=False))
+    monkeypatch.setattr(writer, "_CHUNK", 7)
+    assert tree_digest(generate(tmp_path / "chunked", config, progress=False)) == whole
