@@ -47,8 +47,18 @@ def dataset_files(src: Path) -> list[Path]:
 
 
 def s3_client(endpoint_url: str | None):
+    session = boto3.Session()
+    if endpoint_url and session.get_credentials() is None:
+        # A local S3 server accepts any credentials: spare the user an `export` before `seed`.
+        from devstack.s3server import DUMMY_CREDENTIALS
+
+        session = boto3.Session(
+            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=session.region_name or DUMMY_CREDENTIALS["AWS_DEFAULT_REGION"],
+        )
     # One connection per worker thread, plus a little headroom.
-    return boto3.client("s3", endpoint_url=endpoint_url, config=Config(max_pool_connections=WORKERS + 4))
+    return session.client("s3", endpoint_url=endpoint_url, config=Config(max_pool_connections=WORKERS + 4))
 
 
 def ensure_bucket(client, bucket: str) -> bool:

@@ -6,7 +6,8 @@ pages other than NextSong. Tuples sort by (ts, sessionId, itemInSession), which 
 so sorting them needs no key function and is deterministic.
 
 Sessions start on a day following the real hour-of-day curve and run as long as they run:
-events after midnight are carried into the next day's file (sessions cross midnight).
+events after midnight are carried into the next day's file (sessions cross midnight). Events
+after the end of the window (sessions of the last day running past midnight) are dropped.
 """
 
 from __future__ import annotations
