@@ -286,46 +286,68 @@ def make_slow_converter(col: Column, spec: LoadSpec):
 # ---------------------------------------------------------------- generated row converter
 
 def _getter(i: int, spec: LoadSpec) -> str:
-    """Expression reading the i-th target value from the record variable ``o``."""
+    """Expression reading the i-th target value from the record ``o`` (``g`` is ``o.get``)."""
     if spec.fmt != "json":
         return f"o[{i}]"
     if spec.json_mode == "paths":
         path = spec.paths[i]
         if len(path) == 1 and isinstance(path[0], str):
-            return f"o.get({path[0]!r})"
+            return f"g({path[0]!r})"
         return f"GP(o, P[{i}])"
-    return f"o.get({spec.columns[i].name!r})"
+    return f"g({spec.columns[i].name!r})"
+
+
+def _field_expr(i: int, col: Column, spec: LoadSpec) -> str:
+    """One CSV field as a single expression: common value types inline, the rest via C[i]."""
+    v = f"(v := {_getter(i, spec)})"
+    slow = f"('' if v is None else C[{i}](v))"
+    plain_text = not (spec.empty_as_null or spec.blanks_as_null)
+    if col.kind == "text" and plain_text:
+        fits = "" if col.maxlen is None else f" and len(v) <= {col.maxlen}"
+        return f"""(('"' + v.replace('"', '""') + '"') if {v}.__class__ is str{fits} else {slow})"""
+    if col.kind in _INT_RANGE:
+        lim = _INT_RANGE[col.kind]
+        # JSON often carries ids as digit strings ("userId": "39"): pass those through as well.
+        digits = len(str(lim)) - 1
+        return (f"(str(v) if {v}.__class__ is int and {-lim} <= v < {lim} else (v if v.__class__ is str"
+                f" and len(v) <= {digits} and v.isdigit() and v.isascii() else {slow}))")
+    if col.kind == "num":
+        return f"(repr(v) if {v}.__class__ is float or v.__class__ is int else {slow})"
+    if col.kind == "ts" and (spec.timeformat or "").lower() == "epochmillisecs":
+        return f"(TS(v) if {v}.__class__ is int and v >= 0 else {slow})"
+    return f"(C[{i}](v) if {v} is not None else '')"
+
+
+_MINUTES: dict[int, str] = {}
+
+
+def _ts_millis(ms: int) -> str:
+    """Epoch milliseconds -> 'YYYY-MM-DD HH:MM:SS.mmm', formatting each minute once (hot path)."""
+    minute, rest = divmod(ms, 60000)
+    prefix = _MINUTES.get(minute)
+    if prefix is None:
+        if len(_MINUTES) > 200_000:
+            _MINUTES.clear()
+        prefix = _MINUTES[minute] = (_EPOCH + timedelta(minutes=minute)).strftime("%Y-%m-%d %H:%M:")
+    sec, milli = divmod(rest, 1000)
+    return f"{prefix}{sec:02d}.{milli:03d}"
 
 
 def compile_converter(spec: LoadSpec):
-    """Build ``convert(o) -> str``: one CSV line (without newline) from one record."""
+    """Build ``convert(o) -> str``: one CSV line (without newline) from one record.
+
+    Raises (AttributeError, FieldError, ...) on a bad record; the caller then locates the column.
+    """
     lines = ["def convert(o):"]
-    fast = not (spec.empty_as_null or spec.blanks_as_null)
-    for i, col in enumerate(spec.columns):
-        get = _getter(i, spec)
-        lines.append(f"    v = {get}")
-        lines.append(f"    if v is None: f{i} = ''")
-        if col.kind == "text" and fast:
-            if col.maxlen is None:
-                lines.append(f"    elif v.__class__ is str: f{i} = '\"' + v.replace('\"', '\"\"') + '\"'")
-            else:
-                lines.append(f"    elif v.__class__ is str and len(v) <= {col.maxlen}: "
-                             f"f{i} = '\"' + v.replace('\"', '\"\"') + '\"'")
-        elif col.kind in ("int2", "int4") or col.kind == "int8":
-            lim = _INT_RANGE[col.kind]
-            lines.append(f"    elif v.__class__ is int and {-lim} <= v < {lim}: f{i} = str(v)")
-        elif col.kind == "num":
-            lines.append(f"    elif v.__class__ is int or v.__class__ is float: f{i} = repr(v)")
-        elif col.kind == "ts" and (spec.timeformat or "").lower() == "epochmillisecs":
-            lines.append(f"    elif v.__class__ is int: f{i} = (EPOCH + TD(milliseconds=v)).isoformat(' ')")
-        lines.append(f"    else: f{i} = C[{i}](v)")
-    if spec.columns:
-        lines.append("    return " + " + ',' + ".join(f"f{i}" for i in range(len(spec.columns))))
-    else:
-        lines.append("    return ''")
+    if spec.fmt == "json" and spec.json_mode == "ignorecase":
+        lines.append("    o = {k.lower(): x for k, x in o.items()}")
+    if spec.fmt == "json":
+        lines.append("    g = o.get")
+    fields = ", ".join(_field_expr(i, c, spec) for i, c in enumerate(spec.columns))
+    lines.append(f"    return ','.join(({fields},))" if spec.columns else "    return ''")
     namespace = {
         "C": [make_slow_converter(c, spec) for c in spec.columns], "GP": _get_path, "P": spec.paths,
-        "EPOCH": _EPOCH, "TD": timedelta,
+        "TS": _ts_millis,
     }
     exec(compile("\n".join(lines), "<endpoint-row-converter>", "exec"), namespace)  # noqa: S102
     return namespace["convert"]
@@ -366,7 +388,7 @@ class _Converter:
     def record(self, o: object, line_no: int, raw: str | bytes) -> None:
         spec = self.spec
         if spec.fmt == "json":
-            if not isinstance(o, dict):
+            if not isinstance(o, dict):  # e.g. a top-level array or scalar
                 self.error(line_no, raw, "", FieldError("Invalid JSONPath format: record is not a JSON object"
                                                         if spec.json_mode == "paths" else
                                                         "Invalid JSON object: not an object", 1224))
@@ -411,26 +433,29 @@ def _json_lines(conv: _Converter, data: bytes, first_line: int, whole: bool) -> 
     A chunk of a larger object cannot fall back (a value may continue in the next chunk): it
     returns False and the caller converts the whole object instead.
     """
-    loads = orjson.loads
+    loads, convert = orjson.loads, conv.convert
+    out, lines = conv.out.append, conv.lines.append
     pos = 0
-    line_no = first_line
-    n = len(data)
-    while pos < n:
-        end = data.find(b"\n", pos)
-        if end < 0:
-            end = n
-        line = data[pos:end]
-        if line.strip():
+    line_no = first_line - 1
+    for line in data.split(b"\n"):
+        line_no += 1
+        if line:
             try:
                 obj = loads(line)
             except orjson.JSONDecodeError:
+                if line.isspace():
+                    pos += len(line) + 1
+                    continue
                 if not whole:
                     return False
                 _json_stream(conv, data, pos, line_no)
                 return True
-            conv.record(obj, line_no, line)
-        pos = end + 1
-        line_no += 1
+            try:
+                out(convert(obj))
+                lines(line_no)
+            except Exception:  # noqa: BLE001 - the slow path names the column and the reason
+                conv.record(obj, line_no, line)
+        pos += len(line) + 1
     return True
 
 
