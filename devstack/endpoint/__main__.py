@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 
 from devstack.endpoint.server import EndpointConfig, run_server
@@ -27,8 +26,6 @@ def main(argv: list[str] | None = None) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger().level))
-    # SIGTERM -> KeyboardInterrupt so asyncio.run() unwinds and closes the worker pool.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     run_server(EndpointConfig(
         host=args.host, port=args.port, backend_host=args.backend_host, backend_port=args.backend_port,
         s3_endpoint_url=args.s3_endpoint_url, admin_user=args.admin_user, workers=args.workers,

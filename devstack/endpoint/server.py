@@ -6,6 +6,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -80,8 +81,12 @@ async def serve(config: EndpointConfig, ready=None) -> None:
              config.backend_port)
     if ready is not None:
         ready(host, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)  # clean shutdown instead of KeyboardInterrupt noise
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await endpoint.close()
 
