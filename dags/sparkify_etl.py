@@ -12,7 +12,7 @@ import pendulum
 from airflow.providers.amazon.aws.transfers.s3_to_redshift import S3ToRedshiftOperator
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG, chain
+from airflow.sdk import DAG, CronDataIntervalTimetable, chain
 
 from sparkify import assets
 from sparkify.config import AWS_CONN_ID, REDSHIFT_CONN_ID, sql_dir
@@ -57,7 +57,10 @@ default_args = {
 with DAG(
     dag_id="sparkify_etl",
     description="Hourly S3 -> Redshift star schema load for Sparkify, with a data-quality gate",
-    schedule="@hourly",
+    # Airflow 3 turns a plain "@hourly" into a CronTriggerTimetable whose data interval is empty
+    # (start == end); the loads replace [data_interval_start, data_interval_end), so ask for real
+    # hourly intervals: the run with logical date 13:00 covers [13:00, 14:00) and starts at 14:00.
+    schedule=CronDataIntervalTimetable("@hourly", timezone="UTC"),
     start_date=pendulum.datetime(2018, 11, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,  # the staging tables are shared between runs

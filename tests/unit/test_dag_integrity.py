@@ -48,8 +48,30 @@ def test_dag_file_imports_without_errors(dag_file):
             assert task.doc_md, f"{dag.dag_id}.{task.task_id} has no doc_md"
 
 
+def test_schedule_is_hourly_with_real_data_intervals(etl_dag):
+    """Plain "@hourly" would be a CronTriggerTimetable in Airflow 3, whose data interval is empty."""
+    from airflow.sdk import CronDataIntervalTimetable
+    from airflow.timetables.base import TimeRestriction
+    from airflow.timetables.interval import CronDataIntervalTimetable as CoreTimetable
+
+    timetable = etl_dag.timetable
+    assert isinstance(timetable, CronDataIntervalTimetable)
+    assert timetable.expression in {"@hourly", "0 * * * *"}  # the preset is stored expanded
+    core = CoreTimetable(timetable.expression, timetable.timezone)
+    first = core.next_dagrun_info(
+        last_automated_data_interval=None,
+        restriction=TimeRestriction(earliest=etl_dag.start_date, latest=None, catchup=True),
+    )
+    assert first.data_interval.start == pendulum.datetime(2018, 11, 1, 0, tz="UTC")
+    assert first.data_interval.end == pendulum.datetime(2018, 11, 1, 1, tz="UTC")
+    manual = core.infer_manual_data_interval(run_after=pendulum.datetime(2018, 11, 15, 14, 10, tz="UTC"))
+    assert (manual.start, manual.end) == (
+        pendulum.datetime(2018, 11, 15, 13, tz="UTC"),
+        pendulum.datetime(2018, 11, 15, 14, tz="UTC"),
+    )
+
+
 def test_schedule_and_run_settings(etl_dag):
-    assert etl_dag.schedule == "@hourly"
     assert etl_dag.start_date == pendulum.datetime(2018, 11, 1, tz="UTC")
     assert etl_dag.catchup is False
     assert etl_dag.max_active_runs == 1
