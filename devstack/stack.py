@@ -81,7 +81,9 @@ class Stack:
             return
         stop_daemon(self.endpoint_pid_file)  # crashed or hung: replace it
         cfg = self.config
-        env = {**os.environ, **DUMMY_CREDENTIALS, "PYTHONPATH": str(ROOT)}
+        # The endpoint's own backend connections (catalog look-ups, stl_load_errors) need the password:
+        # behind SCRAM the relay never sees the client's.
+        env = {**os.environ, **DUMMY_CREDENTIALS, "PYTHONPATH": str(ROOT), "PGPASSWORD": cfg.password}
         start_daemon(
             "Redshift endpoint",
             [
