@@ -110,7 +110,9 @@ def main() -> None:
         f" what the dag processor pays per parse): {med['preimport']:.1f} ms"
     )
     print(f"  goal: < {GOAL_MS:.0f} ms on top of airflow.sdk")
-    print(f"dag_parse: {figure:.1f} ms on top of airflow.sdk ({figure / med['baseline']:.3f}x of its {med['baseline']:.0f} ms)")
+    print(
+        f"dag_parse: {figure:.1f} ms on top of airflow.sdk ({figure / med['baseline']:.3f}x of its {med['baseline']:.0f} ms)"
+    )
 
 
 if __name__ == "__main__":
