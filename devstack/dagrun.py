@@ -40,7 +40,7 @@ def ensure_metadata_db() -> None:
 def load_dag(dag_id: str):
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(include_examples=False)
+    bag = DagBag()  # the configured dags folder; examples are off in the environment
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {json.dumps(bag.import_errors, indent=2)}")
     return bag.get_dag(dag_id)
