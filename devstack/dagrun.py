@@ -16,6 +16,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+QUALITY_TASK = "run_quality_checks"
+
 
 def parse_hour(text: str) -> datetime:
     """'2018-11-01T23' / '2018-11-01T23:00' / '2018-11-01' as an aware UTC datetime."""
@@ -46,9 +48,23 @@ def load_dag(dag_id: str):
     return bag.get_dag(dag_id)
 
 
+def quality_results(instances) -> list[dict]:
+    """The quality gate's per-check results (its XCom), when it passed."""
+    for ti in instances:
+        if ti.task_id == QUALITY_TASK and str(ti.state) == "success":
+            return (ti.xcom_pull(task_ids=QUALITY_TASK) or {}).get("results", [])
+    return []
+
+
 def run_hours(dag_id: str, start: datetime, hours: int, progress_file: Path | None) -> int:
     """Run one DAG run per hour [start + i h, start + (i+1) h); returns the number that failed."""
     ensure_metadata_db()
+    from airflow.sdk.log import configure_logging
+
+    # The task SDK's logging, with its secrets masker: dag.test() runs tasks in this process and,
+    # with Airflow core's logging set-up alone, would log connection secrets (the COPY
+    # credentials) verbatim, as `airflow dags test` does.
+    configure_logging(colored_console_log=False)
     dag = load_dag(dag_id)
     # dag.test() would sleep through retry_delay (5 min) before every retry: fail fast locally.
     for task in dag.tasks:
@@ -70,6 +86,7 @@ def run_hours(dag_id: str, start: datetime, hours: int, progress_file: Path | No
             "run_id": getattr(dag_run, "run_id", None),
             "failed_tasks": sorted(task for task, task_state in tasks.items() if task_state != "success"),
             "task_seconds": {ti.task_id: round(ti.duration or 0.0, 3) for ti in instances},
+            "checks": quality_results(instances),
         }
         if progress_file:
             with open(progress_file, "a") as out:

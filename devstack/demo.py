@@ -16,8 +16,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from devstack.report import print_report
-from devstack.stack import Stack
+from devstack.report import connect, print_report
+from devstack.stack import ROOT, Stack
 from devstack.workflows import print_runs, run_window
 
 console = Console(stderr=True)
@@ -36,8 +36,12 @@ def phase(name: str, timings: dict[str, float]):
     timings[name] = time.monotonic() - began
 
 
-def generate_once(out_dir: Path, settings: dict) -> Path:
-    """Generate the demo dataset unless the same settings already produced it."""
+def generate_once(stack: Stack, out_dir: Path, settings: dict) -> Path:
+    """Generate the demo dataset unless the same settings already produced it.
+
+    A new dataset means new sessions: plays loaded from the old one would collide with its
+    (session_id, item_in_session) keys, so the warehouse tables are dropped as well.
+    """
     from devstack.datagen import GenConfig, generate
 
     marker = out_dir / ".demo-settings.json"
@@ -46,6 +50,9 @@ def generate_once(out_dir: Path, settings: dict) -> Path:
         console.print(f"dataset already generated in {out_dir}")
         return out_dir
     generate(out_dir, GenConfig(start_date=DEMO_START, **settings), progress=True)
+    with connect(stack) as conn:
+        conn.execute((ROOT / "sql" / "reset" / "drop_tables.sql").read_text())
+    console.print("new dataset: warehouse tables dropped (the DAG's create_tables rebuilds them)")
     marker.write_text(wanted)
     return out_dir
 
@@ -61,7 +68,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             console.print(f"{name:9} {item['listen']}")
     data_dir = stack.dir / "demo-data"
     with phase("generate", timings):
-        generate_once(data_dir, DEMO_DATASET)
+        generate_once(stack, data_dir, DEMO_DATASET)
     with phase("seed", timings):
         seed_bucket(data_dir, stack.config.bucket, endpoint_url=stack.s3.endpoint_url, progress=True)
     with phase("dag runs", timings):

@@ -126,10 +126,14 @@ class Stack:
                    "pid": read_pid(self.s3.pid_file), "log": str(self.s3.log_file)},
         }
 
-    def ensure_bucket(self) -> None:
+    def s3_client(self):
+        """A boto3 S3 client for the local S3 server (dummy credentials)."""
         import boto3
 
-        s3 = boto3.client("s3", endpoint_url=self.s3.endpoint_url, **_boto_credentials())
+        return boto3.client("s3", endpoint_url=self.s3.endpoint_url, **_boto_credentials())
+
+    def ensure_bucket(self) -> None:
+        s3 = self.s3_client()
         existing = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
         if self.config.bucket not in existing:
             s3.create_bucket(Bucket=self.config.bucket)

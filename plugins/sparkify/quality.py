@@ -297,4 +297,9 @@ class DataQualityOperator(BaseSQLOperator):
             # common.sql: AirflowException (retried) or, with retry_on_failure=False, AirflowFailException
             self._raise_exception(message)
         self.log.info("All %d data quality checks passed", len(results))
-        return {"checks": len(results), "failed": 0}
+        # Returned as XCom so reports (the demo, downstream DAGs) can show what was checked.
+        return {
+            "checks": len(results),
+            "failed": 0,
+            "results": [{"check": r.label, "observed": r.observed, "expected": r.expected} for r in results],
+        }

@@ -7,11 +7,12 @@ import json
 import os
 import shutil
 import tempfile
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import psycopg
 import pytest
+from e2e_support import TABLES, hour
 
 from devstack.stack import Stack
 from devstack.workflows import run_window
@@ -19,17 +20,6 @@ from devstack.workflows import run_window
 # Two days so sessions cross midnight; small so the suite stays quick.
 DATASET = {"seed": 20181101, "days": 2, "events_per_day": 900, "users": 40, "songs": 400, "artists": 160}
 START = date(2018, 11, 1)
-TABLES = {  # table -> its key
-    "songplays": "songplay_id",
-    "users": "user_id",
-    "songs": "song_id",
-    "artists": "artist_id",
-    "time": "start_time",
-}
-
-
-def hour(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H").replace(tzinfo=UTC)
 
 
 class Warehouse:

@@ -8,11 +8,9 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-import boto3
+from e2e_support import TABLES, hour
 
 from devstack.s3server import DUMMY_CREDENTIALS
-
-from .conftest import TABLES, hour
 
 WINDOW = ("2018-11-01T21", 6)  # 21:00 .. 02:59 next day: crosses the day boundary
 
@@ -74,7 +72,7 @@ def test_rerun_and_backfill_are_idempotent(warehouse, run_hours):
 
 
 def upload_day(stack, day: str, lines: list[str]) -> None:
-    s3 = boto3.client("s3", endpoint_url=stack.s3.endpoint_url, region_name="us-east-1")
+    s3 = stack.s3_client()
     key = f"log_data/{day[:4]}/{day[5:7]}/{day}-events.json"
     s3.put_object(Bucket=stack.config.bucket, Key=key, Body="\n".join(lines).encode())
 

@@ -90,7 +90,10 @@ def healthy(sql):
 
 def test_all_checks_pass_and_each_logs_its_observed_value(monkeypatch, fake_hook_factory, capsys):
     op, hook, result = run(CHECKS, healthy, monkeypatch, fake_hook_factory)
-    assert result == {"checks": len(CHECKS), "failed": 0}
+    assert (result["checks"], result["failed"]) == (len(CHECKS), 0)
+    observed = {entry["check"]: entry["observed"] for entry in result["results"]}
+    assert observed == {DataQualityOperator._label(check): healthy(DataQualityOperator._build_check_sql(check))[0]
+                        for check in CHECKS}
     assert hook.autocommit_set == [True] and hook.connection.closed
     out = capsys.readouterr().out
     pass_lines = [line for line in out.splitlines() if "PASS " in line]
