@@ -22,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
+from devstack.endpoint import binary
+
 # Column kinds the converter distinguishes, from PostgreSQL type names.
 _KIND_PATTERNS = [
     (re.compile(r"^(smallint|int2)"), "int2"),
@@ -65,6 +67,7 @@ class Column:
     name: str
     kind: str
     maxlen: int | None = None
+    binary: str | None = None   # binary COPY encoding of the column's type, None if not supported
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class LoadSpec:
     quote: str = '"'
     ignore_header: int = 0
     null_as: str | None = None
+    binary: bool = False                        # rows in binary COPY format (see binary.py)
 
 
 @dataclass
@@ -334,7 +338,7 @@ def _ts_millis(ms: int) -> str:
 
 
 def compile_converter(spec: LoadSpec):
-    """Build ``convert(o) -> str``: one CSV line (without newline) from one record.
+    """Build ``convert(o)``: one CSV line (str, without newline) or one binary COPY tuple (bytes).
 
     Raises (AttributeError, FieldError, ...) on a bad record; the caller then locates the column.
     """
@@ -343,12 +347,16 @@ def compile_converter(spec: LoadSpec):
         lines.append("    o = {k.lower(): x for k, x in o.items()}")
     if spec.fmt == "json":
         lines.append("    g = o.get")
-    fields = ", ".join(_field_expr(i, c, spec) for i, c in enumerate(spec.columns))
-    lines.append(f"    return ','.join(({fields},))" if spec.columns else "    return ''")
-    namespace = {
-        "C": [make_slow_converter(c, spec) for c in spec.columns], "GP": _get_path, "P": spec.paths,
-        "TS": _ts_millis,
-    }
+    text_converters = [make_slow_converter(c, spec) for c in spec.columns]
+    namespace = {"C": text_converters, "GP": _get_path, "P": spec.paths, "TS": _ts_millis}
+    if spec.binary:
+        namespace.update(binary.namespace(spec, text_converters))
+        # One join per row: cheaper than chaining ``+`` (each step would copy the row so far).
+        fields = ", ".join(binary.field_expr(i, c, spec, _getter(i, spec)) for i, c in enumerate(spec.columns))
+        lines.append(f"    return b''.join((HEAD, {fields}))")
+    else:
+        fields = ", ".join(_field_expr(i, c, spec) for i, c in enumerate(spec.columns))
+        lines.append(f"    return ','.join(({fields},))" if spec.columns else "    return ''")
     exec(compile("\n".join(lines), "<endpoint-row-converter>", "exec"), namespace)  # noqa: S102
     return namespace["convert"]
 
@@ -365,7 +373,8 @@ def _locate_error(o: object, spec: LoadSpec) -> tuple[str, FieldError]:
             else:
                 v = o[i]  # type: ignore[index]
             if v is not None:
-                make_slow_converter(col, spec)(v)
+                convert = make_slow_converter(col, spec)
+                (binary.make_slow(col, spec, convert) if spec.binary else convert)(v)
         except FieldError as e:
             return col.name, e
         except Exception as e:  # noqa: BLE001 - any failure is a bad record, reported as such
@@ -409,6 +418,8 @@ class _Converter:
         self.errors.append(RowError(self.filename, line_no, col, raw[:RAW_LINE_MAX], err.reason, value, err.code))
 
     def result(self) -> UnitResult:
+        if self.spec.binary:
+            return UnitResult(b"".join(self.out), len(self.out), self.errors, self.lines)
         data = ("\n".join(self.out) + "\n").encode() if self.out else b""
         return UnitResult(data, len(self.out), self.errors, self.lines)
 

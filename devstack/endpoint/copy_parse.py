@@ -43,6 +43,8 @@ class CopySpec:
     ignore_header: int = 0
     null_as: str | None = None
     error: str | None = None          # set when an option is not supported
+    binary: bool = False              # rewritten to COPY ... FORMAT binary (the relay's decision)
+    binary_types: tuple[str | None, ...] = ()   # the column encodings that decision was based on
 
     @property
     def table_name(self) -> str:

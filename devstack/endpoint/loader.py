@@ -15,8 +15,8 @@ from array import array
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
+from devstack.endpoint import binary, s3source
 from devstack.endpoint import protocol as p
-from devstack.endpoint import s3source
 from devstack.endpoint.convert import (
     Column,
     LoadSpec,
@@ -86,7 +86,7 @@ def build_load_spec(spec: CopySpec, columns: tuple[Column, ...], paths) -> LoadS
         columns=columns, fmt=spec.fmt, json_mode=json_mode, paths=tuple(paths or ()),
         timeformat=spec.timeformat, dateformat=spec.dateformat, blanks_as_null=spec.blanks_as_null,
         empty_as_null=spec.empty_as_null, truncate_columns=spec.truncate_columns, delimiter=delimiter,
-        quote=spec.quote, ignore_header=spec.ignore_header, null_as=spec.null_as,
+        quote=spec.quote, ignore_header=spec.ignore_header, null_as=spec.null_as, binary=spec.binary,
     )
 
 
@@ -96,7 +96,8 @@ def resolve_columns(spec: CopySpec, table_cols: list[tuple[str, str]]) -> tuple[
     missing = [n for n in names if n not in by_name]
     if missing:
         raise LoadFailed(f"column \"{missing[0]}\" of relation \"{spec.table_name}\" does not exist", "42703")
-    return tuple(Column(n, column_kind(by_name[n]), max_length(by_name[n])) for n in names)
+    return tuple(Column(n, column_kind(by_name[n]), max_length(by_name[n]), binary.binary_type(by_name[n]))
+                 for n in names)
 
 
 class Injector:
@@ -113,6 +114,10 @@ class Injector:
             if spec.error:
                 raise LoadFailed(spec.error, "0A000")
             job.columns, job.tbl_oid = await load_spec_columns(spec)
+            if spec.binary and tuple(c.binary for c in job.columns) != spec.binary_types:
+                # The statement was prepared as binary COPY for other column types (table recreated).
+                raise LoadFailed(f"the columns of {spec.target} changed since the COPY was prepared; "
+                                 "prepare the statement again", "0A000")
             client = self.s3.client(spec.credentials, spec.region)
             paths = None
             if spec.fmt == "json" and spec.json_mode.strip().lower().startswith("s3://"):
@@ -147,6 +152,8 @@ class Injector:
         if job.failure is not None:
             self.backend.write(p.copy_fail(job.failure.message))
         else:
+            if spec.binary:
+                self.backend.write(p.copy_data(binary.TRAILER))
             self.backend.write(p.COPY_DONE)
         await self.backend.drain()
 
@@ -182,6 +189,8 @@ class Injector:
                 pending.append(asyncio.ensure_future(self._convert_object(client, load_spec, obj, job.spec.gzip)))
 
         refill()
+        if load_spec.binary:
+            self.backend.write(p.copy_data(binary.HEADER))
         try:
             while pending:
                 results = await pending.pop(0)

@@ -18,6 +18,7 @@ import re
 from collections import defaultdict, deque
 from typing import TYPE_CHECKING
 
+from devstack.endpoint import binary
 from devstack.endpoint import protocol as p
 from devstack.endpoint.convert import RowError
 from devstack.endpoint.copy_parse import CopySpec
@@ -29,7 +30,7 @@ from devstack.endpoint.loader import (
     raw_line_of,
     resolve_columns,
 )
-from devstack.endpoint.rewrite import TableDef, lookup_name, redact, rewrite
+from devstack.endpoint.rewrite import Rewritten, TableDef, lookup_name, redact, rewrite
 from devstack.endpoint.startup import Startup, clean_server_version, read_startup, sasl_for_redshift_driver
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ class Session:
                 continue
             if mtype == b"P":
                 name, text, tail = p.parse_parse(body)
-                rw = self._rewrite(text)
+                rw = await self._choose_formats(text, self._rewrite(text))
                 self.statements[name] = rw.copies[0] if rw.copies else None
                 w.write(p.build_parse(name, rw.sql, tail) if rw.changed else p.message(mtype, body))
             elif mtype == b"B":
@@ -173,13 +174,40 @@ class Session:
 
     async def _query(self, body: bytes) -> None:
         text = p.query_text(body)
-        rw = self._rewrite(text)
+        rw = await self._choose_formats(text, self._rewrite(text))
         jobs = [self._expect(spec) for spec in rw.copies]
         self.bwriter.write(p.build_query(rw.sql) if rw.changed else p.message(b"Q", body))
         self.segments_sent += 1
         for job in jobs:
             await self._inject(job)
         await self.bwriter.drain()
+
+    async def _choose_formats(self, text: str, rw: Rewritten) -> Rewritten:
+        """Rewrite again with FORMAT binary for the S3 COPYs whose target types allow it.
+
+        The format is part of the statement PostgreSQL receives now, while the rows come at
+        Execute: so the column types are looked up here (and checked again at Execute).
+        """
+        if not rw.copies:
+            return rw
+        types = [await self._binary_types(spec) for spec in rw.copies]
+        if not any(types):
+            return rw
+        rw = rewrite(text, [t is not None for t in types])
+        for spec, t in zip(rw.copies, types, strict=True):
+            spec.binary_types = t or ()
+        return rw
+
+    async def _binary_types(self, spec: CopySpec) -> tuple[str | None, ...] | None:
+        if spec.fmt != "json" or spec.error:
+            return None
+        try:
+            columns, _ = await self._columns(spec)
+        except LoadFailed:
+            return None  # e.g. created later in this pipeline: CSV, and Execute reports any error
+        if not binary.usable(columns, spec.fmt, spec.timeformat):
+            return None
+        return tuple(c.binary for c in columns)
 
     def _expect(self, spec: CopySpec) -> CopyJob:
         """Register the CopyInResponse to hide in the current response segment."""

@@ -10,12 +10,13 @@ Statements without Redshift-only syntax come back byte for byte. Rewrites:
   Quoting keeps ``#t`` distinct from ``t``: the provider's UPSERT writes ``WHERE t.k = #t.k``.
 * GETDATE() -> date_trunc('second', LOCALTIMESTAMP), SYSDATE -> LOCALTIMESTAMP, DATE_PART(dow, x) -> DATE_PART('dow', x),
   DATEADD(part, n, x) -> (x::timestamp + (n) * interval '1 part').
-* COPY t FROM 's3://...' -> COPY t [(cols)] FROM STDIN WITH (FORMAT csv); the relay feeds the rows.
+* COPY t FROM 's3://...' -> COPY t [(cols)] FROM STDIN WITH (FORMAT csv|binary); the relay feeds the rows.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from devstack.endpoint.copy_parse import CopySpec, CopySyntaxError, is_s3_copy, parse_copy
@@ -62,13 +63,18 @@ class Rewritten:
     copies: list[CopySpec] = field(default_factory=list)
     tables: list[TableDef] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    binary: tuple[bool, ...] = ()
 
 
-def rewrite(sql: str) -> Rewritten:
-    """Rewrite one Query/Parse text (possibly several statements)."""
+def rewrite(sql: str, binary: Sequence[bool] = ()) -> Rewritten:
+    """Rewrite one Query/Parse text (possibly several statements).
+
+    ``binary[k]`` makes the k-th S3 COPY read ``FORMAT binary`` instead of csv (the relay decides
+    that from the target's column types, then rewrites the text again).
+    """
     if not _MAYBE_REDSHIFT.search(sql):
         return Rewritten(sql, False)  # fast path: nothing Redshift-specific can be in there
-    result = Rewritten(sql, False)
+    result = Rewritten(sql, False, binary=tuple(binary))
     out = []
     for stmt in split_statements(tokenize(sql)):
         out.append(_rewrite_statement(stmt, result))
@@ -116,13 +122,15 @@ def _rewrite_copy(tokens: list[Token], sig_idx: list[int], sig: list[Token], res
         spec = parse_copy(sig)
     except (CopySyntaxError, ValueError):
         return join(tokens)  # leave it to PostgreSQL to complain
+    k = len(result.copies)
+    spec.binary = k < len(result.binary) and result.binary[k]
     result.copies.append(spec)
     target = _pg_name(spec.target)
     cols = f" ({', '.join(_quote(c) for c in spec.columns)})" if spec.columns else ""
     semicolon = ";" if sig[-1].text == ";" else ""
     # Keep leading whitespace/comments so positions in multi-statement queries stay readable.
     lead = join(tokens[: sig_idx[0]])
-    return f"{lead}COPY {target}{cols} FROM STDIN WITH (FORMAT csv){semicolon}"
+    return f"{lead}COPY {target}{cols} FROM STDIN WITH (FORMAT {'binary' if spec.binary else 'csv'}){semicolon}"
 
 
 def _quote(name: str) -> str:
