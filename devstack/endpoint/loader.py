@@ -29,12 +29,14 @@ from devstack.endpoint.convert import (
     split_chunks,
 )
 from devstack.endpoint.copy_parse import CopySpec
+from devstack.endpoint.worker import fetch_and_convert
 
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 4 << 20        # conversion unit of a large uncompressed object
 MESSAGE_BYTES = 1 << 20      # CopyData payload size
 POOL_THRESHOLD = 2 << 20     # below this many bytes, convert in a thread instead of the process pool
+WORKER_FETCH_BYTES = 32 << 20  # up to this size a worker process fetches and converts the whole object
 LOOKAHEAD = 4                # objects fetched/converted ahead of the one being streamed
 
 
@@ -157,10 +159,15 @@ class Injector:
             self.backend.write(p.COPY_DONE)
         await self.backend.drain()
 
-    async def _convert_object(self, client, load_spec: LoadSpec, obj: s3source.S3Object,
-                              gz: bool) -> list[tuple[str, UnitResult]]:
-        data = await asyncio.to_thread(s3source.get_bytes, client, obj.url)
+    async def _convert_object(self, job: CopyJob, client, load_spec: LoadSpec,
+                              obj: s3source.S3Object) -> list[tuple[str, UnitResult]]:
         loop = asyncio.get_running_loop()
+        gz = job.spec.gzip
+        if self.pool is not None and obj.size <= WORKER_FETCH_BYTES:
+            result = await loop.run_in_executor(self.pool, fetch_and_convert, self.s3.endpoint_url,
+                                                job.spec.credentials, job.spec.region, load_spec, obj.url, gz)
+            return [(obj.url, result)]
+        data = await asyncio.to_thread(s3source.get_bytes, client, obj.url)
         use_pool = self.pool is not None and len(data) >= POOL_THRESHOLD
 
         async def run(*args):
@@ -186,7 +193,7 @@ class Injector:
                 obj = next(it, None)
                 if obj is None:
                     return
-                pending.append(asyncio.ensure_future(self._convert_object(client, load_spec, obj, job.spec.gzip)))
+                pending.append(asyncio.ensure_future(self._convert_object(job, client, load_spec, obj)))
 
         refill()
         if load_spec.binary:

@@ -59,7 +59,9 @@ class S3Clients:
                 )
                 client = session.client(
                     "s3", endpoint_url=self.endpoint_url,
-                    config=Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=16),
+                    # No CRC32 of every body unless S3 requires it: a few % of a large load's CPU.
+                    config=Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=16,
+                                  response_checksum_validation="when_required"),
                 )
                 self._clients[cache_key] = client
             return client
