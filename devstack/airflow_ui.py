@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -54,9 +55,30 @@ def stop_airflow(stack: Stack) -> bool:
     return stop_daemon(pid_file(stack))
 
 
+def seed_live_day(stack: Stack) -> None:
+    """Generate and seed today's events, so the scheduler's runs of the current hour find data.
+
+    With catchup off, unpausing creates a run for the latest hour; without a file for today its
+    stage_events would fail and retry for 15 minutes, holding the backfill (max_active_runs=1).
+    """
+    from devstack.datagen import GenConfig, generate
+    from devstack.seed import seed_bucket
+
+    today = datetime.now(UTC).date()
+    out = stack.dir / "live-data"
+    marker = out / ".live-day"
+    if not (marker.exists() and marker.read_text() == today.isoformat()):
+        generate(out, GenConfig(seed=today.toordinal(), start_date=today, days=1, events_per_day=2000,
+                                users=80, songs=300, artists=150), progress=False)
+        marker.write_text(today.isoformat())
+    seed_bucket(out, stack.config.bucket, endpoint_url=stack.s3.endpoint_url, progress=False)
+    console.print(f"seeded today's events ({today}) for the scheduler's current-hour runs")
+
+
 def cmd_airflow(args: argparse.Namespace) -> int:
     stack = Stack()
     stack.up()
+    seed_live_day(stack)
     env = {
         **airflow_environment(stack),
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
@@ -64,6 +86,9 @@ def cmd_airflow(args: argparse.Namespace) -> int:
         "AIRFLOW__API__PORT": str(args.port),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
     }
+    if read_pid(pid_file(stack)) is not None and not healthy(args.port):
+        console.print("an earlier Airflow standalone is running but not healthy: restarting it")
+        stop_airflow(stack)
     if read_pid(pid_file(stack)) is None and port_open("127.0.0.1", args.port):
         console.print(f"[red]error:[/] port {args.port} is taken by another program; use --port")
         return 1
