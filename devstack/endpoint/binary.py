@@ -50,6 +50,9 @@ PACK = {"int2": struct.Struct(">ih").pack, "int4": struct.Struct(">ii").pack, "i
         "float8": struct.Struct(">id").pack}
 # Length prefixes of short values, indexed by length: a list lookup is cheaper than a pack call.
 LENGTHS = [_LEN(n) for n in range(4096)]
+# Encoded text fields by value, shared by the loads of this process (str -> length prefix + UTF-8).
+TEXT_CACHE: dict[str, bytes] = {}
+TEXT_CACHE_MAX = 50_000
 _INT_BITS = {"int2": 15, "int4": 31, "int8": 63}
 _BOOL = {True: b"\x00\x00\x00\x01\x01", False: b"\x00\x00\x00\x01\x00"}
 _TRUE = frozenset(("t", "true", "1", "y", "yes", "on"))
@@ -89,7 +92,8 @@ def field_expr(i: int, col: Column, spec: LoadSpec, get: str) -> str:
         # UTF-8 takes at most 4 bytes a character: short columns always index LENGTHS.
         short = col.maxlen is not None and col.maxlen * 4 < len(LENGTHS)
         prefix = "LENGTHS[len(b := v.encode())]" if short else "LEN(len(b := v.encode()))"
-        return f"({prefix} + b if {v}.__class__ is str{fits} else {slow})"
+        # Most text values repeat (levels, pages, names, user agents): look the field up first.
+        return f"((TEXT.get(v) or TEXT.setdefault(v, {prefix} + b)) if {v}.__class__ is str{fits} else {slow})"
     if enc in _INT_BITS:
         lim = 2 ** _INT_BITS[enc]
         return f"({enc.upper()}({_width(enc)}, v) if {v}.__class__ is int and {-lim} <= v < {lim} else {slow})"
@@ -105,7 +109,9 @@ def field_expr(i: int, col: Column, spec: LoadSpec, get: str) -> str:
 
 
 def namespace(spec: LoadSpec, text_converters: list) -> dict:
-    return {"B": [make_slow(c, spec, t) for c, t in zip(spec.columns, text_converters, strict=True)],
+    if len(TEXT_CACHE) > TEXT_CACHE_MAX:
+        TEXT_CACHE.clear()  # checked per converted object: the bound is approximate
+    return {"TEXT": TEXT_CACHE, "B": [make_slow(c, spec, t) for c, t in zip(spec.columns, text_converters, strict=True)],
             "NULL": NULL, "LENGTHS": LENGTHS, "LEN": _LEN, "INT2": PACK["int2"], "INT4": PACK["int4"],
             "INT8": PACK["int8"], "F8": PACK["float8"], "I8": PACK["int8"], "TRUE": _BOOL[True],
             "FALSE": _BOOL[False], "HEAD": struct.pack(">h", len(spec.columns))}
