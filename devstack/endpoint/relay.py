@@ -213,7 +213,8 @@ class Session:
         """Register the CopyInResponse to hide in the current response segment."""
         job = CopyJob(spec)
         self.expect[self.segments_sent].append(job)
-        log.info("COPY %s FROM %s (%s)", spec.target, spec.source, spec.fmt)
+        log.info("COPY %s FROM %s (%s, sent as %s)", spec.target, spec.source, spec.fmt,
+                 "binary" if spec.binary else "csv")
         return job
 
     async def _inject(self, job: CopyJob) -> None:

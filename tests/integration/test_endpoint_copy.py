@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import psycopg
@@ -248,3 +249,41 @@ def test_sparkify_sample(rs, bucket, pg_server):
     # Numbers from SCHEMA.md.
     assert ev == (8056, 6820, 97, "2018-11-01 20:57:10.796")
     assert so == (71, 28, 43)
+
+
+def test_binary_and_csv_paths_load_the_same_values(rs, bucket, pg_server, endpoint):
+    """A table of binary-encodable types goes as binary COPY; one numeric column sends it as CSV."""
+    types = ("s VARCHAR(8), c CHAR(3), i SMALLINT, n INTEGER, b BIGINT, f DOUBLE PRECISION, ok BOOLEAN, "
+             "t TIMESTAMP, z TIMESTAMPTZ")
+    fast, slow = unique("bin"), unique("csv")
+    run(rs, f"CREATE TABLE {fast} ({types})")
+    run(rs, f"CREATE TABLE {slow} ({types}, pad NUMERIC(5, 2))")
+    body = (b'{"s": "", "c": "ab", "i": 7, "n": "42", "b": 9007199254740993, "f": 0.1, "ok": true, '
+            b'"t": 1541105830796, "z": 1541105830796}\n'
+            b'{"s": null, "c": null, "i": 3.0, "n": -1, "b": "12", "f": "2.5", "ok": "no", "t": "", "z": null}\n'
+            b'{"s": "\xc3\xa9t\xc3\xa9 \\"q\\"", "f": 10, "ok": 1, "t": 1541105830796.5}\n'
+            b'{"s": {"k": [1]}, "i": 40000}\n')
+    bucket.put("eq/data.json", body)
+    for table in (fast, slow):
+        run(rs, f"COPY {table} FROM '{bucket.url('eq/')}' credentials '{CREDS}' JSON 'auto' "
+                f"TIMEFORMAT 'epochmillisecs' MAXERROR 1")
+    log = endpoint.log_file.read_text()
+    assert re.search(rf"COPY {fast} FROM \S+ \(json, sent as binary\)", log)
+    assert re.search(rf"COPY {slow} FROM \S+ \(json, sent as csv\)", log)
+    cols = "s, c, i, n, b, f, ok, t, z"
+    with pg(pg_server) as c:
+        got = [c.execute(f"SELECT {cols} FROM {t} ORDER BY n NULLS LAST").fetchall() for t in (fast, slow)]
+    assert got[0] == got[1]
+    assert [r[:4] for r in got[0]] == [(None, None, 3, -1), ("", "ab ", 7, 42), ('été "q"', None, None, None)]
+    assert [e[1:3] for e in _load_errors(pg_server, fast)] == [(4, "s")]  # 9 characters of JSON
+
+
+def test_binary_copy_row_rejected_by_postgres_is_mapped_to_its_line(rs, bucket, pg_server):
+    table = unique("nul")
+    run(rs, f"CREATE TABLE {table} (k INT, s VARCHAR(10))")
+    url = bucket.put("nul/data.json", b'{"k": 1, "s": "a"}\n\n{"k": 2, "s": "a\\u0000b"}\n')
+    with pytest.raises(redshift_connector.ProgrammingError, match="Load into table"):
+        run(rs, f"COPY {table} FROM '{bucket.url('nul/')}' credentials '{CREDS}' JSON 'auto'")
+    assert count(pg_server, table) == 0
+    (error,) = _load_errors(pg_server, table)
+    assert (error[0].strip(), error[1]) == (url, 3)

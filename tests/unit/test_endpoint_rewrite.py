@@ -120,3 +120,11 @@ def test_redact_hides_credentials():
     text = redact("COPY t FROM 's3://b' credentials 'aws_access_key_id=AK;aws_secret_access_key=SECRET' "
                   "SECRET_ACCESS_KEY 'S2'")
     assert "SECRET'" not in text and "S2" not in text and "AK;" not in text
+
+
+def test_copy_as_binary_per_statement():
+    sql = ("COPY a FROM 's3://b/x' JSON 'auto'; SELECT 1; "
+           "COPY b FROM 's3://b/y' credentials 'aws_access_key_id=k;aws_secret_access_key=s' JSON 'auto'")
+    rw = rewrite(sql, [False, True])
+    assert "COPY a FROM STDIN WITH (FORMAT csv);" in rw.sql and rw.sql.endswith("COPY b FROM STDIN WITH (FORMAT binary)")
+    assert [c.binary for c in rw.copies] == [False, True]
