@@ -1,4 +1,4 @@
-"""``python -m infra provision | status | teardown``: see docs/infra.md."""
+"""``python -m infra provision | status | teardown``: see the README, "Production runbook"."""
 
 from __future__ import annotations
 
