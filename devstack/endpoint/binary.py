@@ -104,7 +104,7 @@ def field_expr(i: int, col: Column, spec: LoadSpec, get: str) -> str:
     if enc in ("ts", "tstz"):
         ms = (spec.timeformat or "").lower() == "epochmillisecs"
         scale, lo, hi = (1000, MIN_MS, MAX_MS) if ms else (1_000_000, MIN_MS // 1000, MAX_MS // 1000)
-        return f"(I8(8, v * {scale} - {PG_EPOCH_US}) if {v}.__class__ is int and {lo} <= v < {hi} else {slow})"
+        return f"(INT8(8, v * {scale} - {PG_EPOCH_US}) if {v}.__class__ is int and {lo} <= v < {hi} else {slow})"
     return f"(NULL if {v} is None else B[{i}](v))"
 
 
@@ -113,7 +113,7 @@ def namespace(spec: LoadSpec, text_converters: list) -> dict:
         TEXT_CACHE.clear()  # checked per converted object: the bound is approximate
     return {"TEXT": TEXT_CACHE, "B": [make_slow(c, spec, t) for c, t in zip(spec.columns, text_converters, strict=True)],
             "NULL": NULL, "LENGTHS": LENGTHS, "LEN": _LEN, "INT2": PACK["int2"], "INT4": PACK["int4"],
-            "INT8": PACK["int8"], "F8": PACK["float8"], "I8": PACK["int8"], "TRUE": _BOOL[True],
+            "INT8": PACK["int8"], "F8": PACK["float8"], "TRUE": _BOOL[True],
             "FALSE": _BOOL[False], "HEAD": struct.pack(">h", len(spec.columns))}
 
 

@@ -1,6 +1,9 @@
-"""Turn S3 object bytes (JSON 'auto' / jsonpaths / CSV / delimited text) into PostgreSQL COPY CSV rows.
+"""Turn S3 object bytes (JSON 'auto' / jsonpaths / CSV / delimited text) into PostgreSQL COPY rows.
 
-Runs in worker processes, so everything here is plain picklable data and pure functions. Rows are
+Rows are CSV unless the load qualifies for binary COPY (``LoadSpec.binary``; the field encodings
+are in binary.py, the validation below is shared by both).
+
+Runs in worker processes, so everything here is plain picklable data and pure functions. CSV rows are
 written as COPY ... WITH (FORMAT csv): NULL is an empty unquoted field and every string is quoted,
 so an empty string (``""``) stays distinct from NULL. Python's csv.writer cannot express that
 difference, hence the fields are written here.
