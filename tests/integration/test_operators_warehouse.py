@@ -345,19 +345,23 @@ def test_quality_passes_on_a_loaded_hour_and_on_an_empty_hour(db, conn_id):
 def test_quality_failure_lists_every_failed_check(db, conn_id):
     staged_hour(db)
     load_hour(db, conn_id)
-    # an orphan play (unknown user and song) and a NextSong event that never became a play
+    # an orphan play of the interval (unknown user, song and time) and two NextSong events that never
+    # became plays; an orphan outside the interval is not this run's to check
     db.execute(
         "INSERT INTO songplays (songplay_id, start_time, user_id, level, song_id, session_id, item_in_session) "
-        "VALUES ('x', '2018-11-01 00:00:00', 999, 'gold', 'SONOPE', 1, 1)"
+        "VALUES ('x', %s, 999, 'gold', 'SONOPE', 1, 1), ('y', '2018-11-01 00:00:00', 998, 'free', NULL, 2, 1)",
+        (HOUR + timedelta(minutes=59),),
     )
-    insert(db, "staging_events", [event(HOUR + timedelta(minutes=30), 40, 0, user="7")])
+    insert(db, "staging_events", [event(HOUR + timedelta(minutes=30), 40, 0, user="7"),
+                                  event(HOUR + timedelta(minutes=31), 40, 1, user="7")])
     with pytest.raises(AirflowException) as excinfo:
         quality(conn_id).execute({})
     message = str(excinfo.value)
-    assert "songplays relationships(user_id -> users.user_id): observed 1, expected 0" in message
-    assert "songplays relationships(song_id -> songs.song_id): observed 1, expected 0" in message
-    assert 'songplays relationships(start_time -> "time".start_time): observed 1, expected 0' in message
-    assert "songplays accepted_values(level): observed 1, expected 0" in message
-    assert "plays_equal_nextsong_events): observed 3, expected 4" in message
+    interval = f" where start_time >= '{HOUR:%Y-%m-%d %H:%M:%S}' AND start_time < '{HOUR + timedelta(hours=1):%Y-%m-%d %H:%M:%S}'"
+    assert f"songplays relationships(user_id -> users.user_id){interval}: observed 1, expected 0" in message
+    assert f"songplays relationships(song_id -> songs.song_id){interval}: observed 1, expected 0" in message
+    assert f'songplays relationships(start_time -> "time".start_time){interval}: observed 1, expected 0' in message
+    assert f"songplays accepted_values(level){interval}: observed 1, expected 0" in message
+    assert "plays_equal_nextsong_events): observed 4, expected 5" in message
     assert "users sql(user_level_not_older_than_interval): observed 1, expected 0" in message
     assert message.startswith("6 of ")
