@@ -32,21 +32,27 @@ HOUR = datetime(2018, 11, 1, 15, tzinfo=UTC)
 
 # History: the benchmark hour's own plays shifted back by 1..N hours (N = 24 x HISTORY_DAYS), with
 # fresh play keys, so every user, song and artist they reference exists and the quality gate's
-# referential checks still hold.
+# referential checks still hold. A deterministic sample of each shifted hour brings the volume down
+# from this (busy) hour's to the day's average.
 HISTORY_SQL = """
 INSERT INTO songplays (songplay_id, start_time, user_id, level, song_id, artist_id, session_id,
                        item_in_session, location, user_agent)
 SELECT MD5(CAST(sp.session_id + h * 1000000 AS VARCHAR) || ':' || CAST(sp.item_in_session AS VARCHAR)),
        sp.start_time - h * INTERVAL '1 hour', sp.user_id, sp.level, sp.song_id, sp.artist_id,
        sp.session_id + h * 1000000, sp.item_in_session, sp.location, sp.user_agent
-FROM songplays sp CROSS JOIN generate_series(1, %(hours)s) AS h;
+FROM songplays sp CROSS JOIN generate_series(1, %(hours)s) AS h
+WHERE MOD(sp.item_in_session + h, 100) < %(pct)s;
 INSERT INTO "time" (start_time, hour, day, week, month, year, weekday)
-SELECT t.start_time - h * INTERVAL '1 hour', EXTRACT(hour FROM t.start_time - h * INTERVAL '1 hour'),
-       EXTRACT(day FROM t.start_time - h * INTERVAL '1 hour'), EXTRACT(week FROM t.start_time - h * INTERVAL '1 hour'),
-       EXTRACT(month FROM t.start_time - h * INTERVAL '1 hour'), EXTRACT(year FROM t.start_time - h * INTERVAL '1 hour'),
-       EXTRACT(dow FROM t.start_time - h * INTERVAL '1 hour')
-FROM "time" t CROSS JOIN generate_series(1, %(hours)s) AS h;
+SELECT DISTINCT start_time, EXTRACT(hour FROM start_time), EXTRACT(day FROM start_time),
+       EXTRACT(week FROM start_time), EXTRACT(month FROM start_time), EXTRACT(year FROM start_time),
+       EXTRACT(dow FROM start_time)
+FROM songplays WHERE start_time < %(first_hour)s;
 """
+
+
+def work_seconds(record: dict) -> float:
+    """Seconds spent in the run's tasks, without the markers (begin pays the process's imports)."""
+    return sum(v for task, v in record["task_seconds"].items() if task not in ("begin", "end"))
 
 
 def fastest_run(stack, run_window) -> dict:
@@ -54,7 +60,7 @@ def fastest_run(stack, run_window) -> dict:
     for record in runs:
         if record["state"] != "success":
             raise SystemExit(f"run failed: {record['failed_tasks']} (log {record['log']})")
-    return min(runs, key=lambda r: r["seconds"])
+    return min(runs, key=work_seconds)
 
 
 def add_history(stack) -> int:
@@ -63,8 +69,10 @@ def add_history(stack) -> int:
 
     with psycopg.connect(stack.postgres.dsn(), autocommit=True) as conn:
         before = conn.execute("SELECT COUNT(*) FROM songplays").fetchone()[0]
+        per_hour = conn.execute("SELECT COUNT(*) FROM staging_events WHERE page = 'NextSong'").fetchone()[0] / 24
+        pct = max(1, min(100, round(100 * per_hour / max(before, 1))))
         for statement in filter(str.strip, HISTORY_SQL.split(";")):
-            conn.execute(statement, {"hours": 24 * HISTORY_DAYS})
+            conn.execute(statement, {"hours": 24 * HISTORY_DAYS, "pct": pct, "first_hour": HOUR.replace(tzinfo=None)})
         conn.execute("ANALYZE")
         return conn.execute("SELECT COUNT(*) FROM songplays").fetchone()[0] - before
 
@@ -100,10 +108,13 @@ def main() -> None:
         for task in empty["task_seconds"]:
             print(f"{task:28} {empty['task_seconds'][task]:9.2f} {loaded['task_seconds'].get(task, 0):10.2f}")
         staging = sum(v for k, v in loaded["task_seconds"].items() if k.startswith("stage_"))
-        share = staging / max(sum(loaded["task_seconds"].values()), 1e-9)
+        share = staging / max(work_seconds(loaded), 1e-9)
         print(f"staging the whole day file and song catalog: {staging:.1f}s = {share:.0%} of task time per hourly run")
-        print(f"hourly run: empty {empty['seconds']:.2f}s, with {HISTORY_DAYS} days history {loaded['seconds']:.2f}s")
-        print(f"ratio history/empty: {loaded['seconds'] / empty['seconds']:.2f}")
+        print(f"hourly run wall time (incl. ~3 s of imports in the first task): empty {empty['seconds']:.2f}s, "
+              f"with history {loaded['seconds']:.2f}s")
+        print(f"hourly run task time: empty {work_seconds(empty):.2f}s, with {HISTORY_DAYS} days history "
+              f"{work_seconds(loaded):.2f}s")
+        print(f"ratio history/empty (task time): {work_seconds(loaded) / work_seconds(empty):.2f}")
     finally:
         stack.down()
         shutil.rmtree(scratch, ignore_errors=True)
