@@ -60,6 +60,16 @@ def server_account() -> pwd.struct_passwd | None:
     raise StartupError("running as root and neither a 'postgres' nor a 'nobody' account exists")
 
 
+def untraversable_parent(path: Path) -> Path | None:
+    """The first parent of `path` that the server's account cannot enter (only matters as root)."""
+    if server_account() is None:
+        return None
+    for parent in path.resolve().parents:
+        if parent.exists() and not os.stat(parent).st_mode & 0o001:
+            return parent
+    return None
+
+
 @dataclass
 class PostgresServer:
     """One PostgreSQL cluster in `data_dir`, listening on host:port."""
@@ -97,15 +107,12 @@ class PostgresServer:
         )
 
     def _check_reachable(self) -> None:
-        account = server_account()
-        if account is None:
-            return
-        for parent in self.data_dir.resolve().parents:
-            if not os.stat(parent).st_mode & 0o001:
-                raise StartupError(
-                    f"{parent} is not traversable by the '{account.pw_name}' account that runs PostgreSQL "
-                    "(we are root); move the checkout or set SPARKIFY_DEVSTACK_DIR to a path under /tmp"
-                )
+        blocked = untraversable_parent(self.data_dir)
+        if blocked:
+            raise StartupError(
+                f"{blocked} is not traversable by the '{server_account().pw_name}' account that runs PostgreSQL "
+                "(we are root); move the checkout or set SPARKIFY_DEVSTACK_DIR to a path under /tmp"
+            )
 
     def initialized(self) -> bool:
         return (self.data_dir / "PG_VERSION").exists()

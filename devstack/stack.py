@@ -7,15 +7,17 @@ State (ports, the generated password, pid files, logs, the PostgreSQL data direc
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
 import shlex
 import sys
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from devstack.postgres import PostgresServer
+from devstack.postgres import PostgresServer, untraversable_parent
 from devstack.processes import free_port, port_open, read_pid, start_daemon, stop_daemon
 from devstack.s3server import DUMMY_CREDENTIALS, S3Server
 
@@ -66,7 +68,7 @@ class Stack:
         self.config = StackConfig.load_or_create(self.dir)
         cfg = self.config
         self.postgres = PostgresServer(
-            data_dir=self.dir / "pgdata", port=cfg.pg_port, password=cfg.password, user=cfg.user, dbname=cfg.dbname
+            data_dir=pg_data_dir(self.dir), port=cfg.pg_port, password=cfg.password, user=cfg.user, dbname=cfg.dbname
         )
         self.s3 = S3Server(state_dir=self.dir, port=cfg.s3_port, host=cfg.host)
         self.endpoint_pid_file = self.dir / "endpoint.pid"
@@ -167,6 +169,18 @@ class Stack:
     def export_lines(self) -> list[str]:
         lines = [f"export {key}={shlex.quote(value)}" for key, value in self.airflow_env().items()]
         return [*lines, f"# psql through the Redshift endpoint:\n# {self.psql_command()}"]
+
+
+def pg_data_dir(directory: Path) -> Path:
+    """`<state dir>/pgdata`, unless PostgreSQL's unprivileged account cannot reach it (a checkout under
+    root's 0700 home, say): then a directory of its own under the system's temp dir."""
+    preferred = directory / "pgdata"
+    if untraversable_parent(preferred) is None:
+        return preferred
+    digest = hashlib.sha1(str(directory).encode()).hexdigest()[:10]
+    fallback = Path(tempfile.gettempdir()) / f"sparkify-pg-{digest}"
+    fallback.mkdir(mode=0o755, exist_ok=True)
+    return fallback / "pgdata"
 
 
 def _boto_credentials() -> dict[str, str]:
