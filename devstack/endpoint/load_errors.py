@@ -1,7 +1,8 @@
-"""The endpoint's own backend connections: catalog look-ups and the stl_load_errors table.
+"""The endpoint's own backend connections: catalog look-ups, the stl_load_errors table, sort-key indexes.
 
 They are separate connections on purpose: a failed COPY aborts the client's transaction and its
-rollback must not take the error rows with it.
+rollback must not take the error rows with it. Sort-key indexes are built over yet another
+connection, so that waiting for a table lock never holds up the catalog look-ups of COPYs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from devstack.endpoint.convert import RowError
+from devstack.endpoint.rewrite import SortKey
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +38,32 @@ ORDER BY a.attnum
 """
 
 
+# Valid plain indexes of a table: their key columns in order (NULL for an expression column).
+INDEX_KEYS_SQL = """
+SELECT array(SELECT a.attname FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, n)
+             LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+             WHERE k.n <= i.indnkeyatts ORDER BY k.n)
+FROM pg_index i
+WHERE i.indrelid = to_regclass(%s) AND i.indisvalid AND i.indpred IS NULL
+"""
+
+# An index build waits at most this long for the table lock (a writer's open transaction), then
+# gives the lock queue back and tries again after INDEX_RETRY_DELAYS seconds.
+INDEX_LOCK_TIMEOUT = "2s"
+INDEX_RETRY_DELAYS = (1, 5, 15, 30, 60)
+
+
 class Admin:
     """Lazily opened autocommit connections, one per (database, user), guarded by a lock."""
 
     def __init__(self, host: str, port: int, user: str | None, password: str | None):
         self.host, self.port, self.user, self.password = host, port, user, password
-        self._conns: dict[tuple[str, str], psycopg.AsyncConnection] = {}
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._conns: dict[tuple[str, str, str], psycopg.AsyncConnection] = {}
+        self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
         self._ready: set[tuple[str, str]] = set()
 
-    async def _conn(self, dbname: str, user: str) -> psycopg.AsyncConnection:
-        key = (dbname, self.user or user)
+    async def _conn(self, dbname: str, user: str, purpose: str = "") -> psycopg.AsyncConnection:
+        key = (dbname, self.user or user, purpose)
         conn = self._conns.get(key)
         if conn is None or conn.closed:
             conn = await psycopg.AsyncConnection.connect(
@@ -56,13 +73,13 @@ class Admin:
             self._conns[key] = conn
         return conn
 
-    async def _run(self, dbname: str, user: str, fn):
-        key = (dbname, self.user or user)
+    async def _run(self, dbname: str, user: str, fn, purpose: str = ""):
+        key = (dbname, self.user or user, purpose)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             for attempt in (1, 2):
                 try:
-                    return await fn(await self._conn(dbname, user))
+                    return await fn(await self._conn(dbname, user, purpose))
                 except psycopg.OperationalError:
                     self._conns.pop(key, None)  # stale after a backend restart: reconnect once
                     if attempt == 2:
@@ -113,6 +130,46 @@ class Admin:
                 )
             return query_id
         return await self._run(dbname, user, q)
+
+    async def ensure_sortkey_indexes(self, dbname: str, user: str, keys: Sequence[SortKey]) -> None:
+        """Make sure each sort key has its index (see ``SortKey``); never raises, logs a warning.
+
+        A table that already has a valid index starting with the key's columns is left alone
+        without taking any lock, so re-running CREATE TABLE IF NOT EXISTS costs one catalog query.
+        """
+        for key in dict.fromkeys(keys):  # the same CREATE twice in a transaction: once
+            for (name, cols), statement in zip(key.indexes(), key.index_sql(), strict=True):
+                try:
+                    await self._ensure_index(dbname, user, key, name, cols, statement)
+                except Exception as e:  # noqa: BLE001 - an index is an optimisation: never fail a client
+                    log.warning("could not create the sort-key index (%s): %s", statement, e)
+
+    async def _ensure_index(self, dbname: str, user: str, key: SortKey, name: str, cols: tuple[str, ...],
+                            statement: str) -> None:
+        async def q(conn):
+            try:
+                if key.search_path:
+                    await conn.execute("SELECT set_config('search_path', %s, false)", (key.search_path,))
+                cur = await conn.execute(INDEX_KEYS_SQL, (key.regclass,))
+                existing = [tuple(r[0]) for r in await cur.fetchall()]
+                if any(e[:len(cols)] == cols for e in existing):
+                    return True
+                await conn.execute(f"SET lock_timeout = '{INDEX_LOCK_TIMEOUT}'")
+                await conn.execute(statement)
+            except psycopg.errors.LockNotAvailable:
+                return False
+            finally:
+                await conn.execute("RESET lock_timeout; RESET search_path")
+            log.info("sort-key index: %s", statement)
+            return True
+
+        for delay in (*INDEX_RETRY_DELAYS, None):
+            if await self._run(dbname, user, q, purpose="index"):
+                return
+            if delay is None:
+                raise TimeoutError(f"table {key.regclass} stayed locked by other transactions")
+            log.info("sort-key index %s: %s is locked, retrying in %ss", name, key.regclass, delay)
+            await asyncio.sleep(delay)
 
     async def close(self) -> None:
         for conn in self._conns.values():

@@ -8,11 +8,17 @@ Three tasks per connection:
 * ``_backend_to_client`` forwards responses, hides the CopyInResponse of injected COPYs (one
   expectation per response segment, i.e. per Sync/Query), rewrites COPY errors in Redshift's words,
   and presents a parseable server_version.
+
+Sort keys: a CREATE TABLE with a SORTKEY is matched to its CommandComplete (the n-th statement
+result of its segment); the key is then pending until the transaction commits (ReadyForQuery 'I'
+or a COMMIT), when the admin connection builds the index in the background; a rollback, an error
+in an implicit transaction or an aborted transaction drops it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 from collections import defaultdict, deque
@@ -30,7 +36,7 @@ from devstack.endpoint.loader import (
     raw_line_of,
     resolve_columns,
 )
-from devstack.endpoint.rewrite import Rewritten, TableDef, lookup_name, redact, rewrite
+from devstack.endpoint.rewrite import Rewritten, SortKey, TableDef, lookup_name, redact, rewrite
 from devstack.endpoint.startup import Startup, clean_server_version, read_startup, sasl_for_redshift_driver
 
 if TYPE_CHECKING:
@@ -39,7 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _SEGMENT_END = {b"Q", b"S", b"F"}   # client messages answered by exactly one ReadyForQuery
-_WATCHED = {ord(c) for c in "GEZSCKR"}
+_WATCHED = {ord(c) for c in "GEZSCKRIs"}
+_RESULTS = {b"C", b"I", b"s"}        # the one result of an Execute (or of a simple-Query statement)
 _COPY_CONTEXT = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:]+))?(?:: \"(.*)\")?", re.S)
 
 
@@ -61,6 +68,17 @@ class Session:
         self.in_copy: CopyJob | None = None
         self.backend_pid: int | None = None
         self.peer = writer.get_extra_info("peername")
+        # Sort-key indexes: statement/portal -> key; per segment, (result ordinal, key) to match
+        # against CommandCompletes; keys of CREATEs done in the open transaction; committed ones.
+        self.stmt_keys: dict[bytes, SortKey] = {}
+        self.portal_keys: dict[bytes, SortKey] = {}
+        self.results_sent = 0                      # statement results expected in the current segment
+        self.results_seen = 0
+        self.key_expect: dict[int, deque[tuple[int, SortKey]]] = defaultdict(deque)
+        self.keys_pending: list[SortKey] = []
+        self.keys_committed: list[SortKey] = []
+        self.segment_failed = False
+        self.search_path: str | None = None        # the client's SET search_path, if any
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> None:
@@ -136,13 +154,25 @@ class Session:
                 name, text, tail = p.parse_parse(body)
                 rw = await self._choose_formats(text, self._rewrite(text))
                 self.statements[name] = rw.copies[0] if rw.copies else None
+                if rw.sortkeys:
+                    self.stmt_keys[name] = rw.sortkeys[0][1]
+                elif self.stmt_keys:
+                    self.stmt_keys.pop(name, None)
                 w.write(p.build_parse(name, rw.sql, tail) if rw.changed else p.message(mtype, body))
             elif mtype == b"B":
                 portal, stmt = p.parse_bind(body)
                 self.portals[portal] = self.statements.get(stmt)
+                if stmt in self.stmt_keys:
+                    self.portal_keys[portal] = self.stmt_keys[stmt]
+                elif self.portal_keys:
+                    self.portal_keys.pop(portal, None)
                 w.write(p.message(mtype, body))
             elif mtype == b"E":
-                spec = self.portals.get(p.parse_execute(body))
+                portal = p.parse_execute(body)
+                if portal in self.portal_keys:
+                    self.key_expect[self.segments_sent].append((self.results_sent, self.portal_keys[portal]))
+                self.results_sent += 1
+                spec = self.portals.get(portal)
                 if spec is not None:
                     job = self._expect(spec)
                     w.write(p.message(mtype, body))
@@ -152,10 +182,12 @@ class Session:
             elif mtype == b"C":
                 kind, name = p.parse_target(body)
                 (self.statements if kind == b"S" else self.portals).pop(name, None)
+                (self.stmt_keys if kind == b"S" else self.portal_keys).pop(name, None)
                 w.write(p.message(mtype, body))
             else:
                 if mtype in _SEGMENT_END:
                     self.segments_sent += 1
+                    self.results_sent = 0
                 w.write(p.message(mtype, body))
                 if mtype == b"X":
                     await w.drain()
@@ -170,14 +202,19 @@ class Session:
             self.tables[t.key] = t
         for name in rw.dropped:
             self.tables.pop(name.split(".")[-1], None)
+        if rw.search_path is not None:
+            self.search_path = rw.search_path or None
         return rw
 
     async def _query(self, body: bytes) -> None:
         text = p.query_text(body)
         rw = await self._choose_formats(text, self._rewrite(text))
         jobs = [self._expect(spec) for spec in rw.copies]
+        if rw.sortkeys:
+            self.key_expect[self.segments_sent].extend(rw.sortkeys)
         self.bwriter.write(p.build_query(rw.sql) if rw.changed else p.message(b"Q", body))
         self.segments_sent += 1
+        self.results_sent = 0
         for job in jobs:
             await self._inject(job)
         await self.bwriter.drain()
@@ -306,17 +343,24 @@ class Session:
                 self.in_copy = pending.popleft()
                 return b""
             return None
-        if mtype == b"C":
-            self.in_copy = None
+        if mtype in _RESULTS:
+            if mtype == b"C":
+                self.in_copy = None
+                self._on_command_complete(body)
+            self.results_seen += 1
             return None
         if mtype == b"E":
+            self.segment_failed = True  # the rest of the segment is skipped: its results never come
             job, self.in_copy = self.in_copy, None
             if job is None:
                 return None
             return await self._copy_error(job, p.error_fields(body), out)
         if mtype == b"Z":
             self.expect.pop(self.segments_seen, None)
+            self.key_expect.pop(self.segments_seen, None)
+            self._on_ready(body[:1])
             self.segments_seen += 1
+            self.results_seen = 0
             self.in_copy = None
             return None
         if mtype == b"S":
@@ -329,6 +373,42 @@ class Session:
         if mtype == b"R" and self.startup.redshift_driver and p.unpack_int32(body) == 10:
             return p.message(b"R", sasl_for_redshift_driver(body))
         return None
+
+    # ------------------------------------------------------------------ sort-key indexes
+    def _on_command_complete(self, body: bytes) -> None:
+        expected = self.key_expect.get(self.segments_seen)
+        if expected:
+            while expected and expected[0][0] < self.results_seen:
+                expected.popleft()  # defensive: a result we did not count
+            if expected and expected[0][0] == self.results_seen:
+                key = expected.popleft()[1]
+                tag = body.rstrip(b"\0")
+                if tag.startswith((b"CREATE TABLE", b"SELECT")):  # CREATE TABLE AS reports SELECT n
+                    if len(key.table) == 1 and self.search_path:
+                        key = dataclasses.replace(key, search_path=self.search_path)
+                    self.keys_pending.append(key)
+                return
+        if not (self.keys_pending or self.keys_committed):
+            return
+        tag = body.rstrip(b"\0")
+        if tag == b"COMMIT":
+            self.keys_committed += self.keys_pending
+            self.keys_pending = []
+        elif tag in (b"ROLLBACK", b"PREPARE TRANSACTION"):
+            # ROLLBACK (also COMMIT of a failed transaction, and ROLLBACK TO SAVEPOINT, which may
+            # keep the CREATE: its index is then not built) or a prepared transaction.
+            self.keys_pending = []
+
+    def _on_ready(self, status: bytes) -> None:
+        failed, self.segment_failed = self.segment_failed, False
+        if status == b"E" or (status == b"I" and failed):
+            self.keys_pending = []  # aborted, or an implicit transaction that failed and rolled back
+        elif status == b"I":
+            self.keys_committed += self.keys_pending
+            self.keys_pending = []
+        if self.keys_committed:
+            keys, self.keys_committed = self.keys_committed, []
+            self.ep.build_sortkey_indexes(self.startup.database, self.startup.user, keys)
 
     async def _copy_error(self, job: CopyJob, fields: dict[str, str], out: bytearray) -> bytes:
         job.aborted.set()

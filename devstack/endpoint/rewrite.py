@@ -11,16 +11,20 @@ Statements without Redshift-only syntax come back byte for byte. Rewrites:
 * GETDATE() -> date_trunc('second', LOCALTIMESTAMP), SYSDATE -> LOCALTIMESTAMP, DATE_PART(dow, x) -> DATE_PART('dow', x),
   DATEADD(part, n, x) -> (x::timestamp + (n) * interval '1 part').
 * COPY t FROM 's3://...' -> COPY t [(cols)] FROM STDIN WITH (FORMAT csv|binary); the relay feeds the rows.
+
+A removed SORTKEY is reported (``Rewritten.sortkeys``): once the CREATE is committed the relay has a
+plain B-tree index built on those columns, PostgreSQL's stand-in for Redshift's zone-map pruning.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from devstack.endpoint.copy_parse import CopySpec, CopySyntaxError, is_s3_copy, parse_copy
-from devstack.endpoint.tokens import Token, join, split_statements, tokenize, unquote_ident
+from devstack.endpoint.tokens import Token, join, split_statements, string_value, tokenize, unquote_ident
 
 # Redshift date-part synonyms PostgreSQL does not know.
 DATE_PARTS = {
@@ -50,10 +54,55 @@ class TableDef:
     parts: list[str]
     columns: list[ColumnDef] = field(default_factory=list)
     like: list[str] | None = None      # CREATE TABLE x (LIKE y ...): columns come from y
+    temp: bool = False                 # TEMP table or #t: only its own session sees it
+    sortkey: list[str] = field(default_factory=list)   # SORTKEY columns (AUTO: none)
+    interleaved: bool = False
 
     @property
     def key(self) -> str:
         return self.parts[-1]
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """The sort key of a permanent table, to be emulated by a plain (non-unique) B-tree index.
+
+    COMPOUND (the default): one index on all columns in order, ``<table>_sortkey``; like the zone
+    maps of a compound key it prunes on a prefix of the columns. INTERLEAVED: one single-column index
+    per column, ``<table>_sortkey_<column>``, since an interleaved key prunes on any one of them.
+    """
+    table: tuple[str, ...]             # resolved name parts, as written (schema optional)
+    columns: tuple[str, ...]
+    interleaved: bool = False
+    search_path: str | None = None     # the client's SET search_path, to resolve an unqualified name
+
+    @property
+    def regclass(self) -> str:
+        return lookup_name(list(self.table))
+
+    def indexes(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(index name, columns) pairs."""
+        base = self.table[-1] + "_sortkey"
+        if self.interleaved and len(self.columns) > 1:
+            return [(_index_name(f"{base}_{c}"), (c,)) for c in self.columns]
+        return [(_index_name(base), self.columns)]
+
+    def index_sql(self) -> list[str]:
+        return [f"CREATE INDEX IF NOT EXISTS {_qident(name)} ON {self.regclass} "
+                f"({', '.join(_qident(c) for c in cols)})" for name, cols in self.indexes()]
+
+
+def _qident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _index_name(name: str) -> str:
+    """PostgreSQL cuts names at 63 bytes (two long ones could collide): shorten with a hash instead."""
+    if len(name.encode()) <= 63:
+        return name
+    digest = hashlib.md5(name.encode()).hexdigest()[:8]
+    head = name.encode()[:54].decode(errors="ignore")
+    return f"{head}_{digest}"
 
 
 @dataclass
@@ -64,6 +113,10 @@ class Rewritten:
     tables: list[TableDef] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     binary: tuple[bool, ...] = ()
+    # (k, key): the k-th non-empty statement of the text is a CREATE TABLE of a permanent table
+    # with this sort key (k counts results: one CommandComplete per statement).
+    sortkeys: list[tuple[int, SortKey]] = field(default_factory=list)
+    search_path: str | None = None     # last session-level SET search_path ('' = RESET / DEFAULT)
 
 
 def rewrite(sql: str, binary: Sequence[bool] = ()) -> Rewritten:
@@ -76,8 +129,16 @@ def rewrite(sql: str, binary: Sequence[bool] = ()) -> Rewritten:
         return Rewritten(sql, False)  # fast path: nothing Redshift-specific can be in there
     result = Rewritten(sql, False, binary=tuple(binary))
     out = []
+    ordinal = 0
     for stmt in split_statements(tokenize(sql)):
+        n_tables = len(result.tables)
         out.append(_rewrite_statement(stmt, result))
+        for table in result.tables[n_tables:]:
+            if table.sortkey and not table.temp:
+                result.sortkeys.append((ordinal, SortKey(tuple(table.parts), tuple(table.sortkey),
+                                                         table.interleaved)))
+        if any(t.significant and t.text != ";" for t in stmt):
+            ordinal += 1
     new = "".join(out)
     result.sql, result.changed = new, new != sql
     return result
@@ -86,7 +147,7 @@ def rewrite(sql: str, binary: Sequence[bool] = ()) -> Rewritten:
 # Any of these words (or a '#') must appear for a rewrite to be possible.
 _MAYBE_REDSHIFT = re.compile(
     r"#|\b(?:COPY|DISTSTYLE|DISTKEY|SORTKEY|ENCODE|IDENTITY|MAX|GETDATE|SYSDATE|DATE_PART|DATEADD|"
-    r"NVARCHAR|NCHAR|PRIMARY|UNIQUE|FOREIGN|REFERENCES|BACKUP|CREATE|DROP)\b",
+    r"NVARCHAR|NCHAR|PRIMARY|UNIQUE|FOREIGN|REFERENCES|BACKUP|CREATE|DROP|SEARCH_PATH)\b",
     re.IGNORECASE,
 )
 
@@ -109,8 +170,39 @@ def _rewrite_statement(tokens: list[Token], result: Rewritten) -> str:
         names = [t for t in sig[2:] if t.kind in ("word", "qident") and t.upper not in ("IF", "EXISTS",
                                                                                         "CASCADE", "RESTRICT")]
         result.dropped.extend(_hash_name(t) if t.text.startswith("#") else unquote_ident(t) for t in names)
+    elif first in ("SET", "RESET"):
+        _note_search_path(sig, result)
     _rewrite_expressions(tokens)
     return join(tokens)
+
+
+def _note_search_path(sig: list[Token], result: Rewritten) -> None:
+    """SET [SESSION] search_path {TO|=} a, 'b', "C" | DEFAULT, RESET search_path (SET LOCAL: ignored)."""
+    words = [t for t in sig if t.text != ";"]
+    if words[0].upper == "RESET":
+        if len(words) == 2 and words[1].upper == "SEARCH_PATH":
+            result.search_path = ""
+        return
+    if len(words) > 1 and words[1].upper == "SESSION":
+        words = words[:1] + words[2:]
+    if len(words) < 4 or words[1].upper != "SEARCH_PATH" or words[2].upper not in ("TO", "") \
+            or (words[2].upper == "" and words[2].text != "="):
+        return
+    values = [t for t in words[3:] if t.text != ","]
+    if len(values) == 1 and values[0].upper == "DEFAULT":
+        result.search_path = ""
+        return
+    parts = []
+    for t in values:
+        if t.kind == "str":
+            parts.append('"' + string_value(t).replace('"', '""') + '"')
+        elif t.kind == "qident":
+            parts.append(t.text)
+        elif t.kind == "word":
+            parts.append(t.text.lower())
+        else:
+            return  # not a plain list: leave it alone
+    result.search_path = ", ".join(parts)
 
 
 def _hash_name(tok: Token) -> str:
@@ -188,13 +280,13 @@ def _rewrite_create(tokens: list[Token], sig_idx: list[int], result: Rewritten) 
         return
     if parts[-1].startswith("#") and not temp:
         tokens[sig_idx[name_start - 1]] = Token("word", "TEMP TABLE")
-    table = TableDef(parts)
+    table = TableDef(parts, temp=temp or parts[-1].startswith("#"))
     result.tables.append(table)
     if s < len(sig) and sig[s].text == "(":
         close = _match_paren(tokens, sig_idx, s)
         _rewrite_column_list(tokens, sig_idx, s, close, table)
         s = close + 1
-    _strip_table_attributes(tokens, sig_idx, s)
+    _strip_table_attributes(tokens, sig_idx, s, table)
 
 
 def _rewrite_column_list(tokens: list[Token], sig_idx: list[int], open_s: int, close_s: int,
@@ -288,6 +380,8 @@ def _rewrite_column(tokens: list[Token], sig_idx: list[int], a: int, b: int, tab
             _blank(tokens, sig_idx[k], sig_idx[k + 1] + 1)
             k += 2
         elif word in ("DISTKEY", "SORTKEY"):
+            if word == "SORTKEY" and not table.sortkey:
+                table.sortkey = [name]   # a table-level SORTKEY (...) replaces it
             _blank(tokens, sig_idx[k], sig_idx[k] + 1)
             k += 1
         elif word == "CONSTRAINT" and k + 2 < b and tokens[sig_idx[k + 2]].upper in ("PRIMARY", "UNIQUE",
@@ -329,8 +423,11 @@ def _rewrite_column(tokens: list[Token], sig_idx: list[int], a: int, b: int, tab
             k += 1
 
 
-def _strip_table_attributes(tokens: list[Token], sig_idx: list[int], s: int) -> None:
-    """Remove DISTSTYLE x, DISTKEY(c), [COMPOUND|INTERLEAVED] SORTKEY(c,...)|AUTO, ENCODE AUTO, BACKUP x."""
+def _strip_table_attributes(tokens: list[Token], sig_idx: list[int], s: int, table: TableDef) -> None:
+    """Remove DISTSTYLE x, DISTKEY(c), [COMPOUND|INTERLEAVED] SORTKEY(c,...)|AUTO, ENCODE AUTO, BACKUP x.
+
+    The columns of a SORTKEY (...) go to ``table.sortkey``.
+    """
     sig = [tokens[i] for i in sig_idx]
     while s < len(sig):
         word = sig[s].upper
@@ -341,7 +438,11 @@ def _strip_table_attributes(tokens: list[Token], sig_idx: list[int], s: int) -> 
         if word in ("COMPOUND", "INTERLEAVED") and end < len(sig) and sig[end].upper == "SORTKEY":
             end += 1
         if end < len(sig) and sig[end].text == "(":
-            end = _match_paren(tokens, sig_idx, end) + 1
+            close = _match_paren(tokens, sig_idx, end)
+            if sig[end - 1].upper == "SORTKEY":
+                table.sortkey = [unquote_ident(t) for t in sig[end + 1:close] if t.kind in ("word", "qident")]
+                table.interleaved = word == "INTERLEAVED"
+            end = close + 1
         elif end < len(sig) and sig[end].kind == "word":
             end += 1  # DISTSTYLE EVEN, SORTKEY AUTO, ENCODE AUTO, BACKUP NO
         _blank(tokens, sig_idx[s], sig_idx[end - 1] + 1)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from devstack.endpoint.load_errors import Admin
 from devstack.endpoint.relay import Session
+from devstack.endpoint.rewrite import SortKey
 from devstack.endpoint.s3source import S3Clients
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class Endpoint:
                            config.admin_password if config.admin_password is not None
                            else os.environ.get("PGPASSWORD"))
         self.sessions: set[asyncio.Task] = set()
+        self.background: set[asyncio.Task] = set()   # sort-key index builds
         self.server: asyncio.base_events.Server | None = None
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -57,6 +59,12 @@ class Endpoint:
         finally:
             self.sessions.discard(task)
 
+    def build_sortkey_indexes(self, dbname: str, user: str, keys: list[SortKey]) -> None:
+        """Build the indexes of committed sort keys in the background (the client does not wait)."""
+        task = asyncio.get_running_loop().create_task(self.admin.ensure_sortkey_indexes(dbname, user, keys))
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
     async def start(self) -> tuple[str, int]:
         self.server = await asyncio.start_server(self._handle, self.config.host, self.config.port,
                                                  limit=1 << 20)
@@ -66,8 +74,9 @@ class Endpoint:
     async def close(self) -> None:
         if self.server is not None:
             self.server.close()
-        for t in list(self.sessions):
+        for t in list(self.sessions) + list(self.background):
             t.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
         await self.admin.close()
         if self.pool is not None:
             self.pool.shutdown(wait=False, cancel_futures=True)

@@ -128,3 +128,50 @@ def test_copy_as_binary_per_statement():
     rw = rewrite(sql, [False, True])
     assert "COPY a FROM STDIN WITH (FORMAT csv);" in rw.sql and rw.sql.endswith("COPY b FROM STDIN WITH (FORMAT binary)")
     assert [c.binary for c in rw.copies] == [False, True]
+
+
+def _keys(sql):
+    return [(k, key.table, key.columns, key.interleaved) for k, key in rewrite(sql).sortkeys]
+
+
+def test_sortkey_table_level_compound_and_default():
+    assert _keys("CREATE TABLE IF NOT EXISTS songplays (id int, start_time timestamp NOT NULL, PRIMARY KEY (id))"
+                 " DISTSTYLE KEY DISTKEY (start_time) SORTKEY (start_time);") == [
+        (0, ("songplays",), ("start_time",), False)]
+    assert _keys("create table t (a int, b int) compound sortkey (b, a)") == [(0, ("t",), ("b", "a"), False)]
+
+
+def test_sortkey_column_level_and_distkey_not_indexed():
+    assert _keys("create table t (a int distkey, b timestamp not null sortkey encode az64)") == [
+        (0, ("t",), ("b",), False)]
+    assert _keys("create table t (a int distkey, b int) distkey (b)") == []
+
+
+def test_sortkey_interleaved_gives_one_index_per_column():
+    (_, key), = rewrite("create table t (a int, b int) interleaved sortkey (a, b)").sortkeys
+    assert key.interleaved
+    assert key.index_sql() == ['CREATE INDEX IF NOT EXISTS "t_sortkey_a" ON "t" ("a")',
+                               'CREATE INDEX IF NOT EXISTS "t_sortkey_b" ON "t" ("b")']
+
+
+def test_sortkey_auto_and_temp_tables_are_ignored():
+    assert _keys("create table t (a int) diststyle auto sortkey auto") == []
+    assert _keys("create table #t (a int) sortkey (a)") == []
+    assert _keys("create temp table t (a int sortkey)") == []
+    assert _keys("create table t (a int)") == []
+
+
+def test_sortkey_quoted_and_schema_qualified_names():
+    (_, key), = rewrite('CREATE TABLE IF NOT EXISTS Dw."Time" ("Start" timestamp, b int) SORTKEY ("Start", B)').sortkeys
+    assert (key.table, key.columns) == (("dw", "Time"), ("Start", "b"))
+    assert key.index_sql() == ['CREATE INDEX IF NOT EXISTS "Time_sortkey" ON "dw"."Time" ("Start", "b")']
+    (_, key), = rewrite('create table "time" (start_time timestamp sortkey)').sortkeys
+    assert key.index_sql() == ['CREATE INDEX IF NOT EXISTS "time_sortkey" ON "time" ("start_time")']
+
+
+def test_sortkey_statement_ordinal_counts_results_and_long_names_are_shortened():
+    sql = "select 1; ; /* c */ ; create table a (x int sortkey); create table b (y int); create table c (z int sortkey)"
+    assert [k for k, _ in rewrite(sql).sortkeys] == [1, 3]
+    (_, key), = rewrite(f"create table {'t' * 60} (a int sortkey)").sortkeys
+    name = key.indexes()[0][0]
+    assert len(name) <= 63 and name.startswith("t" * 50)
