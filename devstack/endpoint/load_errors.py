@@ -160,7 +160,8 @@ class Admin:
                 return False
             finally:
                 await conn.execute("RESET lock_timeout; RESET search_path")
-            log.info("sort-key index: %s", statement)
+            log.info("sort-key index: %s%s", statement,
+                     f" (search_path {key.search_path})" if key.search_path else "")
             return True
 
         for delay in (*INDEX_RETRY_DELAYS, None):
