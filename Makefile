@@ -1,6 +1,6 @@
 # Sparkify warehouse: the two commands of the README are `make demo` and `make test`.
 SHELL := /bin/bash
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed
 
 # The venv is rebuilt whenever the lock changes. uv is ~6x faster than pip; pip is the fallback.
 $(STAMP): requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+	  || { echo "Python 3.11 is required (found $$($(PYTHON) --version)); set PYTHON=/path/to/python3.11" >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "installing requirements.lock into $(VENV) ..."
 	@( $(VENV)/bin/pip install -q uv==0.13.9 && $(VENV)/bin/uv pip install -q --python $(PY) -r requirements.lock ) \
