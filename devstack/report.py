@@ -45,7 +45,8 @@ def print_report(stack: Stack, records: list[dict], data_dir: Path) -> None:
             checks.add_column(column)
         last_checks = next((r.get("checks") for r in reversed(records) if r.get("checks")), [])
         for check in last_checks:
-            checks.add_row(check["check"], str(check["observed"]), "[green]passed")
+            label, _, where = check["check"].partition(" where ")
+            checks.add_row(label + (" (the run's hour)" if where else ""), str(check["observed"]), "[green]passed")
         passed_runs = sum(r["state"] == "success" for r in records)
         checks.caption = f"quality gate passed in {passed_runs} of {len(records)} hourly runs"
         console.print(checks)
