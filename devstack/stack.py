@@ -12,11 +12,11 @@ import json
 import os
 import secrets
 import shlex
-import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from devstack.endpoint.process import EndpointProcess
 from devstack.postgres import PostgresServer, untraversable_parent
 from devstack.processes import free_port, port_open, read_pid, start_daemon, stop_daemon
 from devstack.s3server import DUMMY_CREDENTIALS, S3Server
@@ -78,24 +78,26 @@ class Stack:
     def endpoint_running(self) -> bool:
         return read_pid(self.endpoint_pid_file) is not None and port_open(self.config.host, self.config.endpoint_port)
 
+    def endpoint_spec(self) -> EndpointProcess:
+        cfg = self.config
+        return EndpointProcess(
+            backend_host=cfg.host, backend_port=cfg.pg_port, user=cfg.user, password=cfg.password,
+            dbname=cfg.dbname, s3_endpoint_url=self.s3.endpoint_url, host=cfg.host, port=cfg.endpoint_port,
+            extra_env=DUMMY_CREDENTIALS,
+        )
+
     def start_endpoint(self) -> None:
         if self.endpoint_running():
             return
         stop_daemon(self.endpoint_pid_file)  # crashed or hung: replace it
-        cfg = self.config
-        # The endpoint's own backend connections (catalog look-ups, stl_load_errors) need the password:
-        # behind SCRAM the relay never sees the client's.
-        env = {**os.environ, **DUMMY_CREDENTIALS, "PYTHONPATH": str(ROOT), "PGPASSWORD": cfg.password}
+        spec = self.endpoint_spec()
         start_daemon(
             "Redshift endpoint",
-            [
-                sys.executable, "-m", "devstack.endpoint", "--host", cfg.host, "--port", str(cfg.endpoint_port),
-                "--backend-host", cfg.host, "--backend-port", str(cfg.pg_port), "--s3-endpoint-url", self.s3.endpoint_url,
-            ],
+            spec.command(),
             pid_file=self.endpoint_pid_file,
             log_file=self.endpoint_log,
-            ready=lambda: port_open(cfg.host, cfg.endpoint_port),
-            env=env,
+            ready=lambda: port_open(spec.host, spec.port),
+            env=spec.environment(),
         )
 
     # -- the whole stack ----------------------------------------------------------------------
@@ -144,10 +146,7 @@ class Stack:
     def airflow_env(self) -> dict[str, str]:
         """The connections and variables that point the unchanged DAG at this stack."""
         cfg = self.config
-        redshift = {
-            "conn_type": "redshift", "host": cfg.host, "port": cfg.endpoint_port, "schema": cfg.dbname,
-            "login": cfg.user, "password": cfg.password, "extra": {"ssl": False},
-        }
+        redshift = self.endpoint_spec().airflow_connection("redshift")
         aws = {
             "conn_type": "aws", "login": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             "password": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],

@@ -34,7 +34,8 @@ def register(subparsers) -> None:
     seed.add_argument("--from", dest="src", type=Path, default=DEFAULT_DATA_DIR,
                       help="dataset folder in the bucket layout (default: %(default)s)")
     seed.add_argument("--bucket", default=None, help="default: $SPARKIFY_S3_BUCKET or sparkify-local")
-    seed.add_argument("--endpoint-url", default=None, help="default: $AWS_ENDPOINT_URL (unset: real AWS)")
+    seed.add_argument("--endpoint-url", default=None,
+                      help="default: $AWS_ENDPOINT_URL, else the local stack's S3 server (`python -m devstack up`)")
     seed.add_argument("--no-progress", action="store_true")
     seed.set_defaults(func=run_seed)
 
@@ -64,6 +65,15 @@ def run_seed(args: argparse.Namespace) -> int:
         return 2
     bucket = args.bucket or bucket_from_env()
     endpoint_url = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+    if endpoint_url is None:  # the local stack's S3: the usual case on a laptop
+        from devstack.stack import Stack
+
+        stack = Stack()
+        if not stack.s3.running():
+            print("seed: the local S3 server is not running: `python -m devstack up` "
+                  "(or pass --endpoint-url / set AWS_ENDPOINT_URL)", file=sys.stderr)
+            return 2
+        endpoint_url = stack.s3.endpoint_url
     print(seed_summary(args.src, bucket, endpoint_url=endpoint_url, progress=not args.no_progress))
     return 0
 

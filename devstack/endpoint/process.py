@@ -33,16 +33,25 @@ class EndpointProcess:
     extra_env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30.0) -> None:
+    def command(self) -> list[str]:
+        """The command line that runs this endpoint."""
         cmd = [sys.executable, "-m", "devstack.endpoint", "--host", self.host, "--port", str(self.port),
                "--backend-host", self.backend_host, "--backend-port", str(self.backend_port),
                "--log-level", self.log_level]
         if self.s3_endpoint_url:
             cmd += ["--s3-endpoint-url", self.s3_endpoint_url]
+        return cmd
+
+    def environment(self) -> dict[str, str]:
+        """Its environment: PGPASSWORD for its own backend connections, the repository importable."""
         env = {**os.environ, "PGPASSWORD": self.password, **self.extra_env}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        return env
+
+    def start(self, timeout: float = 30.0) -> None:
         stderr = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, env=env, cwd=ROOT, text=True)
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=stderr,
+                                     env=self.environment(), cwd=ROOT, text=True)
         line: list[str] = []
         reader = threading.Thread(target=lambda: line.append(self.proc.stdout.readline()), daemon=True)
         reader.start()
