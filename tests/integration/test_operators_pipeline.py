@@ -20,6 +20,8 @@ import pendulum
 import psycopg
 import pytest
 
+from tests.hour_context import hour_context
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,22 +95,11 @@ def etl_dag():
 
 def run_hour(dag, start: datetime) -> None:
     """Render and execute every task of the DAG for the hour starting at ``start`` (UTC)."""
-    from airflow.sdk.execution_time.context import VariableAccessor
-
     begin = pendulum.instance(start, tz="UTC")
     env = dag.get_template_env()
     for task_id in ORDER:
         task = dag.get_task(task_id).prepare_for_execution()
-        context = {
-            "data_interval_start": begin,
-            "data_interval_end": begin + timedelta(hours=1),
-            "logical_date": begin,
-            "ds": begin.strftime("%Y-%m-%d"),
-            "var": {"value": VariableAccessor(deserialize_json=False), "json": VariableAccessor(True)},
-            "params": {},
-            "task": task,
-            "dag": dag,
-        }
+        context = hour_context(dag, task, begin)
         task.render_template_fields(context, env)
         task.execute(context)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import pendulum
 import pytest
+
+from tests.hour_context import hour_context
 
 ROOT = Path(__file__).resolve().parents[2]
 DAGS_DIR = ROOT / "dags"
@@ -32,22 +33,10 @@ def render(etl_dag):
 
     Uses Airflow's real ``var`` accessor, so Variables come from ``AIRFLOW_VAR_*`` (monkeypatch them).
     """
-    from airflow.sdk.execution_time.context import VariableAccessor
-
     env = etl_dag.get_template_env()
 
     def _render(task, value, start: str):
-        begin = pendulum.parse(start, tz="UTC")
-        context = {
-            "data_interval_start": begin,
-            "data_interval_end": begin + timedelta(hours=1),
-            "logical_date": begin,
-            "ds": begin.strftime("%Y-%m-%d"),
-            "var": {"value": VariableAccessor(deserialize_json=False), "json": VariableAccessor(True)},
-            "params": {},
-            "task": task,
-            "dag": etl_dag,
-        }
+        context = hour_context(etl_dag, task, pendulum.parse(start, tz="UTC"))
         return task.render_template(value, context, env)
 
     return _render
