@@ -216,12 +216,15 @@ def _datediff(tokens, i, o, c, flags):
 
 
 def _dateadd(tokens, i, o, c, flags):
+    """DATEADD(part, n, value): a TIMESTAMP for a date or timestamp, a TIME for a time (r_DATEADD_function)."""
     raw = _split_args(tokens, o, c)
-    if len(raw) != 3 or (part := _part(raw[0])) is None:
+    if len(raw) != 3:
         return None
+    part = _part(raw[0])
+    first = f"'{part}'" if part is not None else _render(raw[0], flags).strip()
     n, value = (_render(a, flags).strip() for a in raw[1:])
-    unit = {"quarter": "3 month", "dow": "1 day", "doy": "1 day"}.get(part, f"1 {part}")
-    return f"(CAST({value} AS timestamp) + ({n}) * INTERVAL '{unit}')", c + 1
+    flags.compat = True
+    return f"{SCHEMA}.dateadd({first}, {n}, {value})", c + 1
 
 
 def _date_part(tokens, i, o, c, flags):
@@ -229,7 +232,33 @@ def _date_part(tokens, i, o, c, flags):
     if len(raw) != 2 or (part := _part(raw[0])) is None:
         return None
     name = "date_trunc" if tokens[i].upper == "DATE_TRUNC" else "date_part"
-    return f"{name}('{part}', {_render(raw[1], flags).strip()})", c + 1
+    value = _render(raw[1], flags).strip()
+    if name == "date_part" and part in ("milliseconds", "microseconds"):
+        # r_DATE_PART_function: DATE_PART(microsecond, '... 04:05:06.789') is 789000, without the
+        # whole seconds PostgreSQL includes (6789000).
+        scale = 1000 if part == "milliseconds" else 1000000
+        return (f"(date_part('{part}', {value}) - {scale} * floor(date_part('second', {value})))", c + 1)
+    return f"{name}('{part}', {value})", c + 1
+
+
+def _extract(tokens, i, o, c, flags):
+    """EXTRACT(part FROM x) with Redshift's names; second/ms/us give only their own digits as integers.
+
+    "Date parts for date or timestamp functions": EXTRACT(sec ...) of 11:10:03.189717 is 3 (PostgreSQL:
+    3.189717); milliseconds leave out seconds and microseconds, microseconds leave out both others.
+    """
+    inner = tokens[o + 1:c]
+    sig = [k for k, t in enumerate(inner) if t.significant]
+    if len(sig) < 3 or inner[sig[1]].upper != "FROM" or (part := _part([inner[sig[0]]])) is None:
+        return None
+    value = _render(inner[sig[1] + 1:], flags).strip()
+    if part == "second":
+        return f"CAST(trunc(EXTRACT(second FROM {value})) AS integer)", c + 1
+    if part == "milliseconds":
+        return f"(CAST(trunc(EXTRACT(milliseconds FROM {value})) AS integer) % 1000)", c + 1
+    if part == "microseconds":
+        return f"(CAST(EXTRACT(microseconds FROM {value}) AS integer) % 1000)", c + 1
+    return f"EXTRACT({part} FROM {value})", c + 1
 
 
 def _listagg(tokens, i, o, c, flags):
@@ -301,6 +330,7 @@ CALLS: dict[str, Handler] = {
     "DATEPART": _date_part,
     "PGDATE_PART": _date_part,
     "DATE_TRUNC": _date_part,
+    "EXTRACT": _extract,
     "CONVERT_TIMEZONE": _rename(f"{SCHEMA}.convert_timezone", (2, 3), compat=True),
     "TRUNC": _rename(f"{SCHEMA}.trunc", (1, 2), compat=True),
     "LISTAGG": _listagg,
@@ -320,11 +350,14 @@ def _rewrite_top(tokens: list[Token]) -> None:
         for k, idx in enumerate(sig):
             if tokens[idx].upper != "SELECT":
                 continue
-            m = k + 1
-            if m < len(sig) and tokens[sig[m]].upper in ("ALL", "DISTINCT"):
-                m += 1
-            if m + 1 < len(sig) and tokens[sig[m]].upper == "TOP" and tokens[sig[m + 1]].kind == "num":
-                found = (k, m)
+            # Documented order: SELECT TOP n [ALL|DISTINCT] (r_SELECT_list); the other order is accepted too.
+            for m in (k + 1, k + 2):
+                if m == k + 2 and not (k + 1 < len(sig) and tokens[sig[k + 1]].upper in ("ALL", "DISTINCT")):
+                    continue
+                if m + 1 < len(sig) and tokens[sig[m]].upper == "TOP" and tokens[sig[m + 1]].kind == "num":
+                    found = (k, m)
+                    break
+            if found:
                 break
         if found is None:
             return

@@ -77,6 +77,30 @@ CREATE OR REPLACE FUNCTION redshift_compat.datediff(part text, a time, b time) R
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 SELECT redshift_compat.datediff(part, date '2000-01-01' + a, date '2000-01-01' + b) $$;
 
+-- DATEADD(part, n, value) (r_DATEADD_function): a date or timestamp gives a TIMESTAMP, a time a TIME
+-- (wrapping past midnight); months past the end of the shorter month stop at its last day.
+CREATE OR REPLACE FUNCTION redshift_compat.interval_of(part text, n bigint) RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT CASE redshift_compat.datepart(part)
+    WHEN 'quarter' THEN make_interval(months => 3 * n::integer)
+    WHEN 'week' THEN make_interval(weeks => n::integer)
+    WHEN 'dow' THEN make_interval(days => n::integer)
+    WHEN 'doy' THEN make_interval(days => n::integer)
+    WHEN 'epoch' THEN make_interval(secs => n)
+    ELSE n * ('1 ' || redshift_compat.datepart(part))::interval
+END $$;
+
+CREATE OR REPLACE FUNCTION redshift_compat.dateadd(part text, n bigint, ts timestamp) RETURNS timestamp
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT ts + redshift_compat.interval_of(part, n) $$;
+CREATE OR REPLACE FUNCTION redshift_compat.dateadd(part text, n bigint, ts timestamptz) RETURNS timestamp
+LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT ts::timestamp + redshift_compat.interval_of(part, n) $$;
+CREATE OR REPLACE FUNCTION redshift_compat.dateadd(part text, n bigint, d date) RETURNS timestamp
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT d::timestamp + redshift_compat.interval_of(part, n) $$;
+CREATE OR REPLACE FUNCTION redshift_compat.dateadd(part text, n bigint, t time) RETURNS time
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT t + redshift_compat.interval_of(part, n) $$;
+CREATE OR REPLACE FUNCTION redshift_compat.dateadd(part text, n bigint, t timetz) RETURNS timetz
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT t + redshift_compat.interval_of(part, n) $$;
+
 -- TRUNC(timestamp) returns a date (r_TRUNC_date); the numeric forms behave as PostgreSQL's.
 CREATE OR REPLACE FUNCTION redshift_compat.trunc(ts timestamp) RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT ts::date $$;
@@ -140,7 +164,7 @@ SELECT redshift_compat.convert_timezone('UTC', target, ts) $$;
 -- sort-key index the endpoint builds for a SORTKEY (negative for INTERLEAVED), else 0.
 CREATE OR REPLACE VIEW redshift_compat.pg_table_def AS
 SELECT n.nspname AS schemaname, c.relname AS tablename, a.attname AS "column",
-       format_type(a.atttypid, a.atttypmod) AS type, 'none'::char(32) AS encoding, false AS distkey,
+       format_type(a.atttypid, a.atttypmod) AS type, 'none'::varchar(32) AS encoding, false AS distkey,
        coalesce((SELECT CASE WHEN i.relname = c.relname || '_sortkey' THEN k.n::integer
                              ELSE -(SELECT count(*) FROM pg_index x2 JOIN pg_class i2 ON i2.oid = x2.indexrelid
                                     WHERE x2.indrelid = c.oid AND i2.relname LIKE c.relname || '\_sortkey\_%'
