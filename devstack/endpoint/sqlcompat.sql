@@ -84,9 +84,9 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 SELECT CASE redshift_compat.datepart(part)
     WHEN 'quarter' THEN make_interval(months => 3 * n::integer)
     WHEN 'week' THEN make_interval(weeks => n::integer)
-    WHEN 'dow' THEN make_interval(days => n::integer)
-    WHEN 'doy' THEN make_interval(days => n::integer)
-    WHEN 'epoch' THEN make_interval(secs => n)
+    WHEN 'dow' THEN redshift_compat._fail('22023', format('DATEADD does not support the date part "%s"', part))::interval
+    WHEN 'doy' THEN redshift_compat._fail('22023', format('DATEADD does not support the date part "%s"', part))::interval
+    WHEN 'epoch' THEN redshift_compat._fail('22023', format('DATEADD does not support the date part "%s"', part))::interval
     ELSE n * ('1 ' || redshift_compat.datepart(part))::interval
 END $$;
 

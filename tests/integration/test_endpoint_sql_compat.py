@@ -141,11 +141,15 @@ def test_date_part_and_extract(conn):
     conn.execute("insert into seconds values('2009-09-21 11:10:03.189717')")
     assert one(conn, "select extract(sec from micro) from seconds") == (3,)
     assert one(conn, "select date_part(sec, micro) from seconds") == (3.189717,)
-    # Every documented abbreviation is accepted (the table of the date-parts page).
-    for part in ("mil", "c", "cent", "dec", "y", "yr", "yrs", "qtr", "mon", "mons", "w", "dw", "weekday",
-                 "d", "h", "hr", "m", "min", "s", "secs", "ms", "msec", "us", "usec"):
+    # Every documented abbreviation is accepted (the table of the date-parts page) ...
+    for part in ("mil", "c", "cent", "dec", "y", "yr", "yrs", "qtr", "mon", "mons", "w", "d", "h", "hr", "m",
+                 "min", "s", "secs", "ms", "msec", "us", "usec"):
         conn.execute(f"select date_part({part}, micro), extract({part} from micro), "
                      f"datediff({part}, micro, micro), dateadd({part}, 1, micro) from seconds")
+    # ... and day of week only by DATE_PART and EXTRACT ("supported by the DATE_PART and the EXTRACT function").
+    assert one(conn, "select date_part(dw, micro), extract(weekday from micro) from seconds") == (1, 1)
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="date part"):
+        conn.execute("select datediff(dw, micro, micro) from seconds")
 
 
 def test_getdate_is_the_statement_start_and_sysdate_the_transaction_start(endpoint):
