@@ -422,9 +422,11 @@ class Session:
             return b""
         if mtype == b"c":
             return b""
-        self.unloading = None
         if mtype != b"C":
-            return None   # an error ends it: the client sees PostgreSQL's error for the query
+            if mtype == b"E":
+                self.unloading = None   # the query failed: the client sees PostgreSQL's error
+            return None                 # a notice or parameter status passes through
+        self.unloading = None
         self.results_seen += 1
         try:
             client = self.ep.s3.client(job.spec.credentials, job.spec.region)
