@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import io
 import re
+import tempfile
 from dataclasses import dataclass, field
 
 import orjson
@@ -23,6 +23,7 @@ from devstack.endpoint.tokens import Token, string_value
 
 MB = 1024 * 1024
 DEFAULT_MAX_FILE = int(6.2 * 1024 * MB)  # 6.2 GB
+SPOOL = 8 * MB                            # rows and files stay in memory up to this size, then on disk
 
 
 class UnloadError(ValueError):
@@ -266,61 +267,94 @@ class UnloadResult:
     rows: int
 
 
+class OutputFile:
+    """One file being written: spooled body, optional compression, counts."""
+
+    def __init__(self, suffix: str, compression: str | None):
+        self.suffix = suffix
+        self.body = tempfile.SpooledTemporaryFile(max_size=SPOOL)   # noqa: SIM115 - closed by UnloadJob.write
+        self._out = (gzip.GzipFile(fileobj=self.body, mode="wb", mtime=0) if compression == "gzip"
+                     else bz2.BZ2File(self.body, "wb") if compression == "bzip2" else self.body)
+        self.size = 0          # uncompressed bytes (what MAXFILESIZE limits)
+        self.rows = 0          # data rows
+        self.header = False
+        self.stored = 0        # bytes in S3
+
+    def write(self, data: bytes) -> None:
+        self._out.write(data)
+        self.size += len(data)
+
+    def finish(self) -> None:
+        if self._out is not self.body:
+            self._out.close()   # flushes the compressor; the underlying spooled file stays open
+        self.stored = self.body.tell()
+        self.body.seek(0)
+
+
 class UnloadJob:
-    """Collects the copy-out of one UNLOAD and writes it to S3 when it completes."""
+    """Collects the copy-out of one UNLOAD and writes it to S3 when it completes.
+
+    Rows and output files are spooled (memory up to SPOOL bytes each, then a temporary file), so a
+    large UNLOAD does not grow the endpoint's memory.
+    """
 
     def __init__(self, spec: UnloadSpec):
         self.spec = spec
-        self.lines: list[bytes] = []
+        self.buffer = tempfile.SpooledTemporaryFile(max_size=SPOOL)   # noqa: SIM115 - closed in write()
 
     def add(self, data: bytes) -> None:
-        self.lines.append(data)
+        """One CopyData message: one row of COPY text (escaped, so exactly one line)."""
+        self.buffer.write(data)
 
-    def files(self) -> list[tuple[str, bytes, int]]:
-        """(key suffix, body, rows) of each file to write, in order."""
+    def files(self) -> list[OutputFile]:
+        """The files to write, in order (each open at position 0; the caller closes them)."""
         spec = self.spec
-        lines = self.lines
-        header = ""
-        if spec.fmt != "json" and lines:
-            names = parse_copy_line(lines[0])
-            lines = lines[1:]
-            if spec.header:
-                header = format_row(spec, names)
-        chunks: list[tuple[list[str], int]] = [([header] if header else [], 0)]
-        size = len(header.encode())
+        self.buffer.seek(0)
+        lines = iter(self.buffer)
+        header = b""
+        if spec.fmt != "json":
+            first = next(lines, None)
+            if first is not None and spec.header:
+                header = format_row(spec, parse_copy_line(first)).encode()
+        out: list[OutputFile] = []
+        current: OutputFile | None = None
         for line in lines:
-            row = format_row(spec, parse_copy_line(line))
-            n = len(row.encode())
-            if chunks[-1][1] and size + n > spec.max_file_size:
-                chunks.append(([header] if header else [], 0))
-                size = len(header.encode())
-            chunks[-1][0].append(row)
-            chunks[-1] = (chunks[-1][0], chunks[-1][1] + 1)
-            size += n
-        if spec.fmt == "json" and not lines:
-            return []  # "When zero rows are unloaded, Amazon Redshift does not write Amazon S3 objects"
-        out = []
-        for k, (parts, rows) in enumerate(chunks):
-            body = "".join(parts).encode()
-            suffix = f"{k:03d}" if not spec.parallel else f"0000_part_{k:02d}"
-            if spec.extension:
-                suffix += "." + spec.extension
-            if spec.compression == "gzip":
-                body = gzip.compress(body, mtime=0)
-                suffix += "" if spec.extension.endswith("gz") else ".gz"
-            elif spec.compression == "bzip2":
-                body = bz2.compress(body)
-                suffix += "" if spec.extension.endswith("bz2") else ".bz2"
-            out.append((suffix, body, rows + (1 if header else 0)))
+            row = format_row(spec, parse_copy_line(line)).encode()
+            if current is None or (current.rows and current.size + len(row) > spec.max_file_size):
+                current = self._new_file(len(out), header)
+                out.append(current)
+            current.write(row)
+            current.rows += 1
+        if not out and spec.fmt != "json":
+            # "When zero rows are unloaded, Amazon Redshift might write empty Amazon S3 objects" (CSV and
+            # text); JSON writes none.
+            out.append(self._new_file(0, header))
+        for f in out:
+            f.finish()
         return out
+
+    def _new_file(self, k: int, header: bytes) -> OutputFile:
+        spec = self.spec
+        suffix = f"{k:03d}" if not spec.parallel else f"0000_part_{k:02d}"
+        if spec.extension:
+            suffix += "." + spec.extension
+        if spec.compression == "gzip" and not spec.extension.endswith("gz"):
+            suffix += ".gz"
+        elif spec.compression == "bzip2" and not spec.extension.endswith("bz2"):
+            suffix += ".bz2"
+        f = OutputFile(suffix, spec.compression)
+        if header:
+            f.write(header)
+            f.header = True
+        return f
 
     def write(self, client) -> UnloadResult:
         """Write the files (and the manifest) to S3; raises UnloadError with Redshift-like messages."""
         spec = self.spec
         bucket, prefix = s3source.split_url(spec.target)
         files = self.files()
-        keys = [prefix + suffix for suffix, _, _ in files] + ([prefix + "manifest"] if spec.manifest else [])
         try:
+            keys = [prefix + f.suffix for f in files] + ([prefix + "manifest"] if spec.manifest else [])
             if spec.cleanpath:
                 for obj in _list(client, bucket, prefix):
                     client.delete_object(Bucket=bucket, Key=obj)
@@ -332,16 +366,19 @@ class UnloadJob:
                                       f"different bucket / prefix, manually removing the target files in S3, "
                                       f"or using the ALLOWOVERWRITE option. (s3://{bucket}/{clash[0]})", "XX000")
             written = []
-            for (_suffix, body, rows), key in zip(files, keys, strict=False):
-                client.upload_fileobj(io.BytesIO(body), bucket, key)
-                written.append((f"s3://{bucket}/{key}", len(body), rows))
+            for f in files:
+                client.upload_fileobj(f.body, bucket, prefix + f.suffix)
+                written.append((f"s3://{bucket}/{prefix}{f.suffix}", f.stored, f.rows + f.header))
             if spec.manifest:
                 client.put_object(Bucket=bucket, Key=prefix + "manifest", Body=self.manifest(written))
         except ClientError as e:
             code = e.response.get("Error", {}).get("Code", "")
             raise UnloadError(f"S3ServiceException: {code or e} writing to '{spec.target}'", "XX000") from e
-        header_rows = len(files) if spec.header else 0
-        return UnloadResult(written, sum(r for _, _, r in written) - header_rows)
+        finally:
+            for f in files:
+                f.body.close()
+            self.buffer.close()
+        return UnloadResult(written, sum(f.rows for f in files))
 
     def manifest(self, written: list[tuple[str, int, int]]) -> bytes:
         if not self.spec.manifest_verbose:

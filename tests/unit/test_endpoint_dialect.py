@@ -6,6 +6,8 @@ tests/integration/test_endpoint_sql_compat.py and test_endpoint_unload.py.
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
 
 from devstack.endpoint.rewrite import rewrite
@@ -159,9 +161,14 @@ def test_files_are_named_and_split_like_redshift():
     for _ in range(12000):   # ~12 MB: three files of at most 5 MB, each with the header
         job.add(row)
     files = job.files()
-    assert [suffix for suffix, _, _ in files] == ["0000_part_00.txt", "0000_part_01.txt", "0000_part_02.txt"]
-    assert all(body.startswith(b"a|b\n") and len(body) <= 5 * 1024 * 1024 for _, body, _ in files)
-    assert sum(rows for _, _, rows in files) == 12000 + 3
+    assert [f.suffix for f in files] == ["0000_part_00.txt", "0000_part_01.txt", "0000_part_02.txt"]
+    bodies = [f.body.read() for f in files]
+    assert all(b.startswith(b"a|b\n") and len(b) <= 5 * 1024 * 1024 for b in bodies)
+    assert sum(f.rows for f in files) == 12000 and all(f.header for f in files)
+    assert b"".join(b.replace(b"a|b\n", b"") for b in bodies) == (b"x" * 1000 + b"|1\n") * 12000
     serial = UnloadJob(parse("unload ('select 1') to 's3://b/p_' iam_role 'r' parallel off gzip"))
     serial.add(b"a\n")
-    assert [s for s, _, _ in serial.files()] == ["000.gz"]
+    serial.add(b"1\n")
+    [gz] = serial.files()
+    assert gz.suffix == "000.gz" and gzip.decompress(gz.body.read()) == b"1\n" and gz.stored == len(
+        gzip.compress(b"1\n", mtime=0))
