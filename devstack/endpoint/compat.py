@@ -1,6 +1,6 @@
 """The ``redshift_compat`` schema (sqlcompat.sql): Redshift functions and catalog views for PostgreSQL.
 
-Created in each database the first time a rewritten statement needs it, over the endpoint's own
+Created in a database the first time a session there runs a statement that needs it, over the endpoint's own
 connection, before that statement reaches PostgreSQL. Creating a schema only needs the CREATE
 privilege on the database (its owner has it), so the application user need not be a superuser.
 """
@@ -44,22 +44,16 @@ async def install(conn: psycopg.AsyncConnection) -> bool:
     return True
 
 
-class CompatInstaller:
-    """Installs the schema once per database for this endpoint process."""
+async def ensure(admin, dbname: str, user: str) -> bool:
+    """Make sure ``dbname`` has the schema, over the endpoint's own connection; never raises.
 
-    def __init__(self) -> None:
-        self._ready: set[tuple] = set()
-
-    async def ensure(self, admin, dbname: str, user: str) -> None:
-        """Make sure ``dbname`` has the schema; never raises (the statement then reports the gap)."""
-        key = (admin.host, admin.port, dbname)
-        if key in self._ready:
-            return
-        try:
-            await admin._run(dbname, user, install, purpose="compat")
-            self._ready.add(key)
-        except Exception as e:  # noqa: BLE001 - the client's statement fails with PostgreSQL's own error
-            log.warning("could not create schema %s in database %s: %s", SCHEMA, dbname, e)
-
-
-INSTALLER = CompatInstaller()   # one per endpoint process
+    The relay calls this once per client session (a dropped and re-created database has no
+    session left from before), so the check costs one catalog query per session that needs it.
+    Returns False when the schema could not be created (the statement then fails on it).
+    """
+    try:
+        await admin._run(dbname, user, install)
+        return True
+    except Exception as e:  # noqa: BLE001 - the client's statement fails with PostgreSQL's own error
+        log.warning("could not create schema %s in database %s: %s", SCHEMA, dbname, e)
+        return False

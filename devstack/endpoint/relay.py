@@ -86,6 +86,7 @@ class Session:
         self.unload_portals: dict[bytes, UnloadSpec] = {}
         self.unload_expect: dict[int, deque[tuple[int, UnloadJob]]] = defaultdict(deque)
         self.unloading: UnloadJob | None = None
+        self.compat_ready = False                  # the redshift_compat schema was checked (compat.py)
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> None:
@@ -244,8 +245,8 @@ class Session:
 
     async def _prepare_dialect(self, rw: Rewritten) -> None:
         """Statements calling the redshift_compat schema need it in this database first."""
-        if rw.compat:
-            await compat.INSTALLER.ensure(self.ep.admin, self.startup.database, self.startup.user)
+        if rw.compat and not self.compat_ready:
+            self.compat_ready = await compat.ensure(self.ep.admin, self.startup.database, self.startup.user)
 
     async def _choose_formats(self, text: str, rw: Rewritten) -> Rewritten:
         """Rewrite again with FORMAT binary for the S3 COPYs whose target types allow it.

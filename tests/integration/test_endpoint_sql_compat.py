@@ -391,6 +391,13 @@ def test_compat_schema_is_created_for_a_database_owner_that_is_not_a_superuser(e
             owner = direct.execute("select nspowner::regrole::text from pg_namespace "
                                    "where nspname = 'redshift_compat'").fetchone()
         assert owner is not None
+        # A database dropped and re-created under the same name gets the schema again in its next session.
+        with pg(pg_server) as admin:
+            admin.execute(f"drop database {db} with (force)")
+            admin.execute(f"create database {db} owner {role}")
+        with psycopg.connect(endpoint.dsn(db).replace(f"user={endpoint.user}", f"user={role}"),
+                             autocommit=True) as again:
+            assert again.execute("select datediff(week,'2009-01-01','2009-12-31')").fetchone() == (52,)
     finally:
         with pg(pg_server) as admin:
             admin.execute(f"drop database if exists {db} with (force)")
