@@ -189,6 +189,7 @@ def _rewrite_unload(tokens: list[Token], sig_idx: list[int], sig: list[Token], r
                                                                               for t in s)]
         if inner.copies or inner.unloads or len(statements) != 1:
             raise unload.UnloadError("UNLOAD takes exactly one SELECT statement")
+        unload.check_no_outer_limit(statements[0], spec.query)
         result.compat = result.compat or inner.compat
         text = unload.copy_statement(spec, inner.sql)
         result.unloads.append((result.ordinal, spec))

@@ -210,6 +210,18 @@ def _check(spec: UnloadSpec) -> None:
         raise UnloadError("UNLOAD CLEANPATH cannot be used with ALLOWOVERWRITE")
 
 
+def check_no_outer_limit(tokens: list[Token], query: str) -> None:
+    """r_UNLOAD, "Limit clause": the SELECT can't use LIMIT in the outer SELECT (a nested one is fine)."""
+    depth = 0
+    for t in tokens:
+        if t.kind == "punct" and t.text == "(":
+            depth += 1
+        elif t.kind == "punct" and t.text == ")":
+            depth -= 1
+        elif depth == 0 and t.upper == "LIMIT":
+            raise UnloadError(f"Limit clause is not supported: {query[:200]}", "0A000")
+
+
 def copy_statement(spec: UnloadSpec, query: str) -> str:
     """What PostgreSQL runs instead: the rows as COPY text (a header line first), or JSON lines."""
     query = query.strip().rstrip(";").strip()

@@ -185,6 +185,15 @@ def test_refused_options_are_named_and_the_secret_never_reaches_postgresql(conn,
     assert SECRET not in log
 
 
+def test_limit_only_in_a_nested_select(conn, bucket, venue):
+    """r_UNLOAD, "Limit clause": LIMIT in the outer SELECT fails; the documented nested form works."""
+    with pytest.raises(psycopg.errors.FeatureNotSupported, match="Limit clause is not supported"):
+        conn.execute(f"unload ('select * from {venue} limit 10') to '{bucket.url('l1/')}' {ROLE}")
+    conn.execute(f"""unload ('select venueid from {venue} where venueid in
+        (select venueid from {venue} order by venueid desc limit 2)') to '{bucket.url('l2/')}' {ROLE}""")
+    assert sorted(body(bucket, "l2/0000_part_00").decode().split()) == ["2", "4"]
+
+
 def test_unload_without_authorization_is_refused(conn, bucket, venue):
     """r_UNLOAD: "The UNLOAD command needs authorization to write data to Amazon S3"."""
     with pytest.raises(psycopg.errors.SyntaxError, match="authorization"):
