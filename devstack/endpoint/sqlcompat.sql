@@ -178,7 +178,7 @@ SELECT n.nspname AS schemaname, c.relname AS tablename, a.attname AS "column",
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-WHERE c.relkind IN ('r', 'p', 'v', 'm') AND n.nspname = ANY (current_schemas(false))
+WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY (current_schemas(false))
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'redshift_compat');
 
 -- SVV_TABLE_INFO (r_SVV_TABLE_INFO): the columns that have a local meaning; like Redshift it

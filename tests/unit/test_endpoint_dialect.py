@@ -79,6 +79,8 @@ def test_median_and_approximate():
     assert sql("select median(x), approximate count(distinct y) from t") == (
         "select percentile_cont(0.5) WITHIN GROUP (ORDER BY x), count(distinct y) from t")
     assert sql("select median(x) over (partition by y) from t") == "select median(x) over (partition by y) from t"
+    assert sql("select approximate percentile_disc(0.5) within group (order by x) from t") == (
+        "select percentile_disc(0.5) within group (order by x) from t")
 
 
 def test_select_top():
