@@ -24,7 +24,7 @@ import re
 from collections import defaultdict, deque
 from typing import TYPE_CHECKING
 
-from devstack.endpoint import binary
+from devstack.endpoint import binary, compat
 from devstack.endpoint import protocol as p
 from devstack.endpoint.convert import RowError
 from devstack.endpoint.copy_parse import CopySpec
@@ -38,6 +38,7 @@ from devstack.endpoint.loader import (
 )
 from devstack.endpoint.rewrite import Rewritten, SortKey, TableDef, lookup_name, redact, rewrite
 from devstack.endpoint.startup import Startup, clean_server_version, read_startup, sasl_for_redshift_driver
+from devstack.endpoint.unload import UnloadError, UnloadJob, UnloadSpec
 
 if TYPE_CHECKING:
     from devstack.endpoint.server import Endpoint
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _SEGMENT_END = {b"Q", b"S", b"F"}   # client messages answered by exactly one ReadyForQuery
-_WATCHED = {ord(c) for c in "GEZSCKRIs"}
+_WATCHED = {ord(c) for c in "GEZSCKRIsH"}
 _RESULTS = {b"C", b"I", b"s"}        # the one result of an Execute (or of a simple-Query statement)
 _COPY_CONTEXT = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:]+))?(?:: \"(.*)\")?", re.S)
 
@@ -79,6 +80,13 @@ class Session:
         self.keys_committed: list[SortKey] = []
         self.segment_failed = False
         self.search_path: str | None = None        # the client's SET search_path, if any
+        # UNLOAD (unload.py): statement/portal -> spec; per segment, (result ordinal, job) whose
+        # copy-out is hidden and written to S3; the job collecting rows right now.
+        self.unload_stmts: dict[bytes, UnloadSpec] = {}
+        self.unload_portals: dict[bytes, UnloadSpec] = {}
+        self.unload_expect: dict[int, deque[tuple[int, UnloadJob]]] = defaultdict(deque)
+        self.unloading: UnloadJob | None = None
+        self.compat_ready = False                  # the redshift_compat schema was checked (compat.py)
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> None:
@@ -153,7 +161,12 @@ class Session:
             if mtype == b"P":
                 name, text, tail = p.parse_parse(body)
                 rw = await self._choose_formats(text, self._rewrite(text))
+                await self._prepare_dialect(rw)
                 self.statements[name] = rw.copies[0] if rw.copies else None
+                if rw.unloads:
+                    self.unload_stmts[name] = rw.unloads[0][1]
+                elif self.unload_stmts:
+                    self.unload_stmts.pop(name, None)
                 if rw.sortkeys:
                     self.stmt_keys[name] = rw.sortkeys[0][1]
                 elif self.stmt_keys:
@@ -162,6 +175,10 @@ class Session:
             elif mtype == b"B":
                 portal, stmt = p.parse_bind(body)
                 self.portals[portal] = self.statements.get(stmt)
+                if stmt in self.unload_stmts:
+                    self.unload_portals[portal] = self.unload_stmts[stmt]
+                elif self.unload_portals:
+                    self.unload_portals.pop(portal, None)
                 if stmt in self.stmt_keys:
                     self.portal_keys[portal] = self.stmt_keys[stmt]
                 elif self.portal_keys:
@@ -171,6 +188,9 @@ class Session:
                 portal = p.parse_execute(body)
                 if portal in self.portal_keys:
                     self.key_expect[self.segments_sent].append((self.results_sent, self.portal_keys[portal]))
+                if portal in self.unload_portals:
+                    self.unload_expect[self.segments_sent].append(
+                        (self.results_sent, UnloadJob(self.unload_portals[portal])))
                 self.results_sent += 1
                 spec = self.portals.get(portal)
                 if spec is not None:
@@ -183,6 +203,7 @@ class Session:
                 kind, name = p.parse_target(body)
                 (self.statements if kind == b"S" else self.portals).pop(name, None)
                 (self.stmt_keys if kind == b"S" else self.portal_keys).pop(name, None)
+                (self.unload_stmts if kind == b"S" else self.unload_portals).pop(name, None)
                 w.write(p.message(mtype, body))
             else:
                 if mtype in _SEGMENT_END:
@@ -209,7 +230,10 @@ class Session:
     async def _query(self, body: bytes) -> None:
         text = p.query_text(body)
         rw = await self._choose_formats(text, self._rewrite(text))
+        await self._prepare_dialect(rw)
         jobs = [self._expect(spec) for spec in rw.copies]
+        for ordinal, spec in rw.unloads:
+            self.unload_expect[self.segments_sent].append((ordinal, UnloadJob(spec)))
         if rw.sortkeys:
             self.key_expect[self.segments_sent].extend(rw.sortkeys)
         self.bwriter.write(p.build_query(rw.sql) if rw.changed else p.message(b"Q", body))
@@ -218,6 +242,11 @@ class Session:
         for job in jobs:
             await self._inject(job)
         await self.bwriter.drain()
+
+    async def _prepare_dialect(self, rw: Rewritten) -> None:
+        """Statements calling the redshift_compat schema need it in this database first."""
+        if rw.compat and not self.compat_ready:
+            self.compat_ready = await compat.ensure(self.ep.admin, self.startup.database, self.startup.user)
 
     async def _choose_formats(self, text: str, rw: Rewritten) -> Rewritten:
         """Rewrite again with FORMAT binary for the S3 COPYs whose target types allow it.
@@ -311,7 +340,7 @@ class Session:
                     if end > n:
                         break
                     mtype = buf[pos]
-                    if mtype in _WATCHED:
+                    if mtype in _WATCHED or self.unloading is not None:
                         replaced = await self._on_backend_message(bytes(buf[pos:pos + 1]), bytes(buf[pos + 5:end]),
                                                                   out)
                         if replaced is None:
@@ -337,6 +366,10 @@ class Session:
 
     async def _on_backend_message(self, mtype: bytes, body: bytes, out: bytearray) -> bytes | None:
         """Return replacement bytes (b'' hides the message) or None to forward it unchanged."""
+        if self.unloading is not None or mtype == b"H":
+            replaced = await self._on_unload_message(mtype, body)
+            if replaced is not None:
+                return replaced
         if mtype == b"G":
             pending = self.expect.get(self.segments_seen)
             if pending:
@@ -356,6 +389,7 @@ class Session:
                 return None
             return await self._copy_error(job, p.error_fields(body), out)
         if mtype == b"Z":
+            self.unload_expect.pop(self.segments_seen, None)
             self.expect.pop(self.segments_seen, None)
             self.key_expect.pop(self.segments_seen, None)
             self._on_ready(body[:1])
@@ -373,6 +407,40 @@ class Session:
         if mtype == b"R" and self.startup.redshift_driver and p.unpack_int32(body) == 10:
             return p.message(b"R", sasl_for_redshift_driver(body))
         return None
+
+    # ------------------------------------------------------------------ UNLOAD
+    async def _on_unload_message(self, mtype: bytes, body: bytes) -> bytes | None:
+        """Hide an UNLOAD's copy-out (H, d, c) and answer its CommandComplete once S3 has the files."""
+        if mtype == b"H":
+            expected = self.unload_expect.get(self.segments_seen)
+            if expected and expected[0][0] == self.results_seen:
+                self.unloading = expected.popleft()[1]
+                return b""
+            return None
+        job = self.unloading
+        if mtype == b"d":
+            job.add(body)
+            return b""
+        if mtype == b"c":
+            return b""
+        if mtype != b"C":
+            if mtype == b"E":
+                self.unloading = None   # the query failed: the client sees PostgreSQL's error
+            return None                 # a notice or parameter status passes through
+        self.unloading = None
+        self.results_seen += 1
+        try:
+            client = self.ep.s3.client(job.spec.credentials, job.spec.region)
+            result = await asyncio.to_thread(job.write, client)
+        except UnloadError as e:
+            self.segment_failed = True
+            return p.error_response(e.code, str(e))
+        except Exception as e:  # noqa: BLE001 - S3 unreachable, bad credentials: the client must hear
+            log.warning("UNLOAD to %s failed: %s", job.spec.target, e)
+            self.segment_failed = True
+            return p.error_response("XX000", f"UNLOAD to '{job.spec.target}' failed: {type(e).__name__}")
+        log.info("UNLOAD %d rows to %d file(s) under %s", result.rows, len(result.files), job.spec.target)
+        return p.message(b"C", b"UNLOAD\0")
 
     # ------------------------------------------------------------------ sort-key indexes
     def _on_command_complete(self, body: bytes) -> None:

@@ -23,20 +23,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from devstack.endpoint import dialect, unload
 from devstack.endpoint.copy_parse import CopySpec, CopySyntaxError, is_s3_copy, parse_copy
 from devstack.endpoint.tokens import Token, join, split_statements, string_value, tokenize, unquote_ident
 
-# Redshift date-part synonyms PostgreSQL does not know.
-DATE_PARTS = {
-    "dw": "dow", "dayofweek": "dow", "weekday": "dow", "dy": "doy", "dayofyear": "doy",
-    "y": "year", "yr": "year", "yrs": "year", "years": "year", "mon": "month", "mons": "month",
-    "months": "month", "d": "day", "days": "day", "h": "hour", "hr": "hour", "hrs": "hour",
-    "hours": "hour", "m": "minute", "min": "minute", "mins": "minute", "minutes": "minute",
-    "s": "second", "sec": "second", "secs": "second", "seconds": "second", "w": "week",
-    "weeks": "week", "qtr": "quarter", "qtrs": "quarter", "quarters": "quarter",
-    "ms": "millisecond", "msec": "millisecond", "msecs": "millisecond", "milliseconds": "millisecond",
-    "us": "microsecond", "usec": "microsecond", "microseconds": "microsecond",
-}
 _TABLE_ATTRS = {"DISTSTYLE", "DISTKEY", "SORTKEY", "COMPOUND", "INTERLEAVED", "ENCODE", "BACKUP"}
 _CONSTRAINT_ITEMS = {"PRIMARY", "UNIQUE", "FOREIGN"}
 _NOT_COLUMNS = {"CONSTRAINT", "PRIMARY", "UNIQUE", "FOREIGN", "CHECK", "EXCLUDE", "LIKE"}
@@ -117,6 +107,10 @@ class Rewritten:
     # with this sort key (k counts results: one CommandComplete per statement).
     sortkeys: list[tuple[int, SortKey]] = field(default_factory=list)
     search_path: str | None = None     # last session-level SET search_path ('' = RESET / DEFAULT)
+    compat: bool = False               # calls the redshift_compat schema (compat.py): create it first
+    # (k, spec): the k-th statement is an UNLOAD, sent as COPY ... TO STDOUT (unload.py).
+    unloads: list[tuple[int, unload.UnloadSpec]] = field(default_factory=list)
+    ordinal: int = 0                   # the statement being rewritten (counts results)
 
 
 def rewrite(sql: str, binary: Sequence[bool] = ()) -> Rewritten:
@@ -132,6 +126,7 @@ def rewrite(sql: str, binary: Sequence[bool] = ()) -> Rewritten:
     ordinal = 0
     for stmt in split_statements(tokenize(sql)):
         n_tables = len(result.tables)
+        result.ordinal = ordinal
         out.append(_rewrite_statement(stmt, result))
         for table in result.tables[n_tables:]:
             if table.sortkey and not table.temp:
@@ -147,7 +142,9 @@ def rewrite(sql: str, binary: Sequence[bool] = ()) -> Rewritten:
 # Any of these words (or a '#') must appear for a rewrite to be possible.
 _MAYBE_REDSHIFT = re.compile(
     r"#|\b(?:COPY|DISTSTYLE|DISTKEY|SORTKEY|ENCODE|IDENTITY|MAX|GETDATE|SYSDATE|DATE_PART|DATEADD|"
-    r"NVARCHAR|NCHAR|PRIMARY|UNIQUE|FOREIGN|REFERENCES|BACKUP|CREATE|DROP|SEARCH_PATH)\b",
+    r"NVARCHAR|NCHAR|PRIMARY|UNIQUE|FOREIGN|REFERENCES|BACKUP|CREATE|DROP|SEARCH_PATH|"
+    r"NVL2?|DECODE|LEN|TEXTLEN|CHARINDEX|STRTOL|DATEDIFF|DATEPART|PGDATE_PART|DATE_TRUNC|EXTRACT|CONVERT_TIMEZONE|"
+    r"TRUNC|LISTAGG|MEDIAN|APPROXIMATE|TOP|MERGE|PG_TABLE_DEF|SVV_TABLE_INFO|UNLOAD)\b",
     re.IGNORECASE,
 )
 
@@ -163,6 +160,8 @@ def _rewrite_statement(tokens: list[Token], result: Rewritten) -> str:
         return join(tokens)
     if is_s3_copy(sig):
         return _rewrite_copy(tokens, sig_idx, sig, result)
+    if unload.is_unload(sig):
+        return _rewrite_unload(tokens, sig_idx, sig, result)
     first = sig[0].upper
     if first == "CREATE":
         _rewrite_create(tokens, sig_idx, result)
@@ -173,7 +172,30 @@ def _rewrite_statement(tokens: list[Token], result: Rewritten) -> str:
     elif first in ("SET", "RESET"):
         _note_search_path(sig, result)
     _rewrite_expressions(tokens)
-    return join(tokens)
+    flags = dialect.Rendered()
+    text = dialect.render(tokens, flags)
+    result.compat = result.compat or flags.compat
+    return text
+
+
+def _rewrite_unload(tokens: list[Token], sig_idx: list[int], sig: list[Token], result: Rewritten) -> str:
+    """UNLOAD -> COPY (query) TO STDOUT (the relay writes the rows to S3), or a statement raising its error."""
+    lead = join(tokens[: sig_idx[0]])
+    semicolon = ";" if sig[-1].text == ";" else ""
+    try:
+        spec = unload.parse_unload(sig)
+        inner = rewrite(spec.query)
+        statements = [s for s in split_statements(tokenize(inner.sql)) if any(t.significant and t.text != ";"
+                                                                              for t in s)]
+        if inner.copies or inner.unloads or len(statements) != 1:
+            raise unload.UnloadError("UNLOAD takes exactly one SELECT statement")
+        unload.check_no_outer_limit(statements[0], spec.query)
+        result.compat = result.compat or inner.compat
+        text = unload.copy_statement(spec, inner.sql)
+        result.unloads.append((result.ordinal, spec))
+    except unload.UnloadError as e:
+        text = unload.error_statement(str(e), e.code)
+    return f"{lead}{text}{semicolon}"
 
 
 def _note_search_path(sig: list[Token], result: Rewritten) -> None:
@@ -467,15 +489,11 @@ def _rewrite_expressions(tokens: list[Token]) -> None:
             tokens[sig_idx[k]] = Token("qident", '"' + t.text.lower() + '"')
         elif word == "GETDATE" and tok(k + 1).text == "(" and tok(k + 2).text == ")" and not prev_dot:
             _blank(tokens, sig_idx[k], sig_idx[k + 2] + 1)
-            tokens[sig_idx[k]] = Token("word", "date_trunc('second', LOCALTIMESTAMP)")
+            # The start of the current statement, to the second (r_GETDATE); SYSDATE is the
+            # transaction's start (r_SYSDATE), which is LOCALTIMESTAMP.
+            tokens[sig_idx[k]] = Token("word", "CAST(date_trunc('second', statement_timestamp()) AS timestamp)")
         elif word == "SYSDATE" and tok(k + 1).text != "(" and not prev_dot:
             tokens[sig_idx[k]] = Token("word", "LOCALTIMESTAMP")
-        elif word in ("DATE_PART", "DATE_TRUNC") and tok(k + 1).text == "(" and tok(k + 2).kind == "word" \
-                and tok(k + 3).text == ",":
-            part = tok(k + 2).text.lower()
-            tokens[sig_idx[k + 2]] = Token("str", "'" + DATE_PARTS.get(part, part) + "'")
-        elif word == "DATEADD" and tok(k + 1).text == "(" and tok(k + 2).kind in ("word", "str"):
-            _rewrite_dateadd(tokens, sig_idx, k)
         elif word in ("VARCHAR", "NVARCHAR", "CHAR", "NCHAR", "CHARACTER", "BPCHAR") and not prev_dot:
             j = k + 1
             if word == "CHARACTER" and tok(j).upper == "VARYING":
@@ -486,29 +504,6 @@ def _rewrite_expressions(tokens: list[Token]) -> None:
                 tokens[sig_idx[k]] = Token("word", "varchar(65535)" if varying else "char(4096)")
             elif word in ("NVARCHAR", "NCHAR"):
                 tokens[sig_idx[k]] = Token("word", word[1:].lower())
-
-
-def _rewrite_dateadd(tokens: list[Token], sig_idx: list[int], k: int) -> None:
-    close = _match_paren(tokens, sig_idx, k + 1)
-    args: list[list[Token]] = [[]]
-    depth = 0
-    for j in range(sig_idx[k + 1] + 1, sig_idx[close]):
-        t = tokens[j]
-        if t.text == "(":
-            depth += 1
-        elif t.text == ")":
-            depth -= 1
-        if t.text == "," and depth == 0:
-            args.append([])
-        else:
-            args[-1].append(t)
-    if len(args) != 3:
-        return
-    part = join(args[0]).strip().strip("'").lower()
-    part = DATE_PARTS.get(part, part)
-    new = f"(CAST({join(args[2]).strip()} AS timestamp) + ({join(args[1]).strip()}) * INTERVAL '1 {part}')"
-    _blank(tokens, sig_idx[k], sig_idx[close] + 1)
-    tokens[sig_idx[k]] = Token("word", new)
 
 
 _REDACT = [

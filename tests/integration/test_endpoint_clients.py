@@ -41,7 +41,7 @@ def test_psycopg2(endpoint):
     conn = psycopg2.connect(endpoint.dsn(), connect_timeout=10)
     try:
         cur = conn.cursor()
-        cur.execute("SELECT getdate() <= now()::timestamp")
+        cur.execute("SELECT getdate() <= clock_timestamp()::timestamp")  # GETDATE: statement start (r_GETDATE)
         assert cur.fetchone() == (True,)
     finally:
         conn.close()

@@ -66,8 +66,9 @@ def test_hash_temp_tables_become_quoted_temp_tables():
 def test_functions():
     sql = rewrite("SELECT GETDATE(), SYSDATE, DATE_PART(dow, ts), date_part(weekday, ts), "
                   "DATEADD(hour, 2, ts) FROM t").sql
-    assert sql == ("SELECT date_trunc('second', LOCALTIMESTAMP), LOCALTIMESTAMP, DATE_PART('dow', ts), "
-                   "date_part('dow', ts), (CAST(ts AS timestamp) + (2) * INTERVAL '1 hour') FROM t")
+    # GETDATE: the current statement's start, to the second (r_GETDATE); SYSDATE: the transaction's (r_SYSDATE).
+    assert sql == ("SELECT CAST(date_trunc('second', statement_timestamp()) AS timestamp), LOCALTIMESTAMP, "
+                   "date_part('dow', ts), date_part('dow', ts), redshift_compat.dateadd('hour', 2, ts) FROM t")
 
 
 def test_copy_is_rewritten_to_from_stdin_and_parsed():

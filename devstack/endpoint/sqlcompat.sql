@@ -1,0 +1,212 @@
+-- Redshift functions and catalog views that PostgreSQL 15 lacks, in schema redshift_compat.
+--
+-- The endpoint's rewriter qualifies calls and view names (datediff( -> redshift_compat.datediff(,
+-- pg_table_def -> redshift_compat.pg_table_def), so nothing depends on the client's search_path.
+-- Created by compat.py over the endpoint's own connection (the database owner is enough: no
+-- superuser needed), in one transaction under an advisory lock; the schema comment carries the
+-- version so an unchanged schema is not re-created. Simple rewrites (NVL, NVL2, DECODE, LEN,
+-- CHARINDEX, LISTAGG, MEDIAN, TOP, ...) need nothing here: see rewrite.py.
+
+CREATE SCHEMA IF NOT EXISTS redshift_compat;
+GRANT USAGE ON SCHEMA redshift_compat TO PUBLIC;
+
+-- Date part names and abbreviations ("Date parts for date or timestamp functions") -> one name.
+CREATE OR REPLACE FUNCTION redshift_compat.datepart(part text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE p text := lower(btrim(part));
+BEGIN
+    RETURN CASE
+        WHEN p IN ('millennium', 'millennia', 'mil', 'mils') THEN 'millennium'
+        WHEN p IN ('century', 'centuries', 'c', 'cent', 'cents') THEN 'century'
+        WHEN p IN ('decade', 'decades', 'dec', 'decs') THEN 'decade'
+        WHEN p IN ('epoch') THEN 'epoch'
+        WHEN p IN ('year', 'years', 'y', 'yr', 'yrs') THEN 'year'
+        WHEN p IN ('quarter', 'quarters', 'qtr', 'qtrs') THEN 'quarter'
+        WHEN p IN ('month', 'months', 'mon', 'mons') THEN 'month'
+        WHEN p IN ('week', 'weeks', 'w') THEN 'week'
+        WHEN p IN ('dayofweek', 'dow', 'dw', 'weekday') THEN 'dow'
+        WHEN p IN ('dayofyear', 'doy', 'dy', 'yearday') THEN 'doy'
+        WHEN p IN ('day', 'days', 'd') THEN 'day'
+        WHEN p IN ('hour', 'hours', 'h', 'hr', 'hrs') THEN 'hour'
+        WHEN p IN ('minute', 'minutes', 'm', 'min', 'mins') THEN 'minute'
+        WHEN p IN ('second', 'seconds', 's', 'sec', 'secs') THEN 'second'
+        WHEN p IN ('millisecond', 'milliseconds', 'ms', 'msec', 'msecs', 'msecond', 'mseconds',
+                   'millisec', 'millisecs', 'millisecon') THEN 'milliseconds'
+        WHEN p IN ('microsecond', 'microseconds', 'microsec', 'microsecs', 'usecond', 'useconds',
+                   'us', 'usec', 'usecs') THEN 'microseconds'
+        ELSE redshift_compat._fail('22023', format('"%s" is not a valid date part', part))
+    END;
+END $$;
+
+CREATE OR REPLACE FUNCTION redshift_compat._fail(code text, message text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = code, MESSAGE = message;
+END $$;
+
+-- DATEDIFF counts the date-part boundaries crossed between the two values (r_DATEDIFF_function).
+CREATE OR REPLACE FUNCTION redshift_compat.datediff(part text, a timestamp, b timestamp) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT (CASE redshift_compat.datepart(part)
+    WHEN 'millennium' THEN extract(millennium FROM b) - extract(millennium FROM a)
+    WHEN 'century' THEN extract(century FROM b) - extract(century FROM a)
+    WHEN 'decade' THEN extract(decade FROM b) - extract(decade FROM a)
+    WHEN 'year' THEN extract(year FROM b) - extract(year FROM a)
+    WHEN 'quarter' THEN (extract(year FROM b) * 4 + extract(quarter FROM b))
+                      - (extract(year FROM a) * 4 + extract(quarter FROM a))
+    WHEN 'month' THEN (extract(year FROM b) * 12 + extract(month FROM b))
+                    - (extract(year FROM a) * 12 + extract(month FROM a))
+    WHEN 'week' THEN (date_trunc('week', b)::date - date_trunc('week', a)::date) / 7
+    WHEN 'day' THEN b::date - a::date
+    WHEN 'hour' THEN extract(epoch FROM date_trunc('hour', b) - date_trunc('hour', a)) / 3600
+    WHEN 'minute' THEN extract(epoch FROM date_trunc('minute', b) - date_trunc('minute', a)) / 60
+    WHEN 'second' THEN extract(epoch FROM date_trunc('second', b) - date_trunc('second', a))
+    WHEN 'milliseconds' THEN extract(epoch FROM date_trunc('milliseconds', b)
+                                              - date_trunc('milliseconds', a)) * 1000
+    WHEN 'microseconds' THEN extract(epoch FROM b - a) * 1000000
+    ELSE redshift_compat._fail('22023', format('DATEDIFF does not support the date part "%s"', part))::numeric
+END)::bigint $$;
+
+CREATE OR REPLACE FUNCTION redshift_compat.datediff(part text, a timestamptz, b timestamptz) RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT redshift_compat.datediff(part, a::timestamp, b::timestamp) $$;
+
+CREATE OR REPLACE FUNCTION redshift_compat.datediff(part text, a date, b date) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT redshift_compat.datediff(part, a::timestamp, b::timestamp) $$;
+
+CREATE OR REPLACE FUNCTION redshift_compat.datediff(part text, a time, b time) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT redshift_compat.datediff(part, date '2000-01-01' + a, date '2000-01-01' + b) $$;
+
+-- DATEADD(part, n, value) (r_DATEADD_function): a date or timestamp gives a TIMESTAMP, a time a TIME
+-- (wrapping past midnight); months past the end of the shorter month stop at its last day.
+CREATE OR REPLACE FUNCTION redshift_compat.interval_of(part text, n bigint) RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT CASE redshift_compat.datepart(part)
+    WHEN 'quarter' THEN make_interval(months => 3 * n::integer)
+    WHEN 'week' THEN make_interval(weeks => n::integer)
+    WHEN 'dow' THEN redshift_compat._fail('22023', format('DATEADD does not support the date part "%s"', part))::interval
+    WHEN 'doy' THEN redshift_compat._fail('22023', format('DATEADD does not support the date part "%s"', part))::interval
+    WHEN 'epoch' THEN redshift_compat._fail('22023', format('DATEADD does not support the date part "%s"', part))::interval
+    ELSE n * ('1 ' || redshift_compat.datepart(part))::interval
+END $$;
+
+CREATE OR REPLACE FUNCTION redshift_compat.dateadd(part text, n bigint, ts timestamp) RETURNS timestamp
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT ts + redshift_compat.interval_of(part, n) $$;
+CREATE OR REPLACE FUNCTION redshift_compat.dateadd(part text, n bigint, ts timestamptz) RETURNS timestamp
+LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT ts::timestamp + redshift_compat.interval_of(part, n) $$;
+CREATE OR REPLACE FUNCTION redshift_compat.dateadd(part text, n bigint, d date) RETURNS timestamp
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT d::timestamp + redshift_compat.interval_of(part, n) $$;
+CREATE OR REPLACE FUNCTION redshift_compat.dateadd(part text, n bigint, t time) RETURNS time
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT t + redshift_compat.interval_of(part, n) $$;
+CREATE OR REPLACE FUNCTION redshift_compat.dateadd(part text, n bigint, t timetz) RETURNS timetz
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT t + redshift_compat.interval_of(part, n) $$;
+
+-- TRUNC(timestamp) returns a date (r_TRUNC_date); the numeric forms behave as PostgreSQL's.
+CREATE OR REPLACE FUNCTION redshift_compat.trunc(ts timestamp) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT ts::date $$;
+CREATE OR REPLACE FUNCTION redshift_compat.trunc(ts timestamptz) RETURNS date
+LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT ts::date $$;
+CREATE OR REPLACE FUNCTION redshift_compat.trunc(x double precision) RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT pg_catalog.trunc(x) $$;
+CREATE OR REPLACE FUNCTION redshift_compat.trunc(x numeric) RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT pg_catalog.trunc(x) $$;
+CREATE OR REPLACE FUNCTION redshift_compat.trunc(x numeric, places integer) RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT pg_catalog.trunc(x, places) $$;
+
+-- STRTOL(num_string, base): C strtol semantics (leading blanks, sign, 0x for base 16, stops at
+-- the first character that is not a digit of the base) into a BIGINT (r_STRTOL).
+CREATE OR REPLACE FUNCTION redshift_compat.strtol(num_string text, base integer) RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+    s text := ltrim(num_string, E' \t\n\r\f\v');
+    negative boolean := false;
+    result numeric := 0;
+    digit integer;
+    ch text;
+BEGIN
+    IF base < 2 OR base > 36 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('STRTOL base %s is not between 2 and 36', base);
+    END IF;
+    IF left(s, 1) IN ('+', '-') THEN
+        negative := left(s, 1) = '-';
+        s := substr(s, 2);
+    END IF;
+    IF base = 16 AND lower(left(s, 2)) = '0x' THEN
+        s := substr(s, 3);
+    END IF;
+    FOREACH ch IN ARRAY regexp_split_to_array(lower(s), '') LOOP
+        digit := strpos('0123456789abcdefghijklmnopqrstuvwxyz', ch) - 1;
+        EXIT WHEN digit < 0 OR digit >= base;
+        result := result * base + digit;
+    END LOOP;
+    RETURN (CASE WHEN negative THEN -result ELSE result END)::bigint;
+END $$;
+
+-- CONVERT_TIMEZONE([source,] target, timestamp) (CONVERT_TIMEZONE page): names follow DST, abbreviations
+-- are fixed offsets, and a zone ending in an offset ('GMT+2', 'NEWZONE -2:15', 'America/Los_Angeles+2')
+-- is POSIX style: hours WEST of UTC, whatever name comes before it.
+CREATE OR REPLACE FUNCTION redshift_compat.tz(zone text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT CASE WHEN zone ~ '^\s*[A-Za-z][A-Za-z_/]*\s*[+-]\d{1,2}(:\d{2})?\s*$'
+            THEN 'UTC' || substring(zone FROM '[+-]\d{1,2}(?::\d{2})?\s*$')
+            ELSE zone END $$;
+
+CREATE OR REPLACE FUNCTION redshift_compat.convert_timezone(source text, target text, ts timestamp)
+RETURNS timestamp LANGUAGE sql STABLE PARALLEL SAFE AS $$
+SELECT (ts AT TIME ZONE redshift_compat.tz(source)) AT TIME ZONE redshift_compat.tz(target) $$;
+
+CREATE OR REPLACE FUNCTION redshift_compat.convert_timezone(target text, ts timestamp)
+RETURNS timestamp LANGUAGE sql STABLE PARALLEL SAFE AS $$
+SELECT redshift_compat.convert_timezone('UTC', target, ts) $$;
+
+-- PG_TABLE_DEF (r_PG_TABLE_DEF): columns of the tables in the schemas on the search_path. encoding is
+-- 'none' and distkey false (PostgreSQL stores neither); sortkey is the column's position in the
+-- sort-key index the endpoint builds for a SORTKEY (negative for INTERLEAVED), else 0.
+CREATE OR REPLACE VIEW redshift_compat.pg_table_def AS
+SELECT n.nspname AS schemaname, c.relname AS tablename, a.attname AS "column",
+       format_type(a.atttypid, a.atttypmod) AS type, 'none'::varchar(32) AS encoding, false AS distkey,
+       coalesce((SELECT CASE WHEN i.relname = c.relname || '_sortkey' THEN k.n::integer
+                             ELSE -(SELECT count(*) FROM pg_index x2 JOIN pg_class i2 ON i2.oid = x2.indexrelid
+                                    WHERE x2.indrelid = c.oid AND i2.relname LIKE c.relname || '\_sortkey\_%'
+                                      AND i2.oid <= i.oid)::integer END
+                 FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+                 CROSS JOIN LATERAL unnest(x.indkey::int2[]) WITH ORDINALITY k(attnum, n)
+                 WHERE x.indrelid = c.oid AND k.attnum = a.attnum
+                   AND (i.relname = c.relname || '_sortkey' OR i.relname = c.relname || '_sortkey_' || a.attname)
+                 LIMIT 1), 0) AS sortkey,
+       a.attnotnull AS "notnull"
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY (current_schemas(false))
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'redshift_compat');
+
+-- SVV_TABLE_INFO (r_SVV_TABLE_INFO): the columns that have a local meaning; like Redshift it
+-- lists user tables only and no empty table. size is in 1 MB blocks; tbl_rows and
+-- estimated_visible_rows are exact counts (PostgreSQL has no deleted-but-unvacuumed rows to show).
+CREATE OR REPLACE VIEW redshift_compat.svv_table_info AS
+SELECT t.database, t.schema, t.table_id, t."table", t.encoded, t.sortkey1, t.sortkey_num, t.size,
+       t.tbl_rows, t.tbl_rows AS estimated_visible_rows
+FROM (
+    SELECT current_database()::text AS database, n.nspname::text AS schema, c.oid::integer AS table_id,
+           c.relname::text AS "table", 'N'::char(1) AS encoded,
+           (SELECT a.attname::text FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = x.indkey[0]
+             WHERE x.indrelid = c.oid AND i.relname LIKE c.relname || '\_sortkey%'
+             ORDER BY i.relname = c.relname || '_sortkey' DESC, i.oid LIMIT 1) AS sortkey1,
+           coalesce((SELECT max(x.indnkeyatts) FILTER (WHERE i.relname = c.relname || '_sortkey')
+                            + count(*) FILTER (WHERE i.relname <> c.relname || '_sortkey')
+                     FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+                     WHERE x.indrelid = c.oid AND i.relname LIKE c.relname || '\_sortkey%'), 0)::integer
+               AS sortkey_num,
+           ceil(pg_total_relation_size(c.oid) / 1048576.0)::bigint AS size,
+           (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname),
+                                                 false, true, '')))[1]::text::bigint AS tbl_rows
+    FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'redshift_compat')
+      AND n.nspname NOT LIKE 'pg\_%' AND has_table_privilege(c.oid, 'SELECT')
+) t
+WHERE t.tbl_rows > 0;
+
+GRANT SELECT ON redshift_compat.pg_table_def, redshift_compat.svv_table_info TO PUBLIC;
