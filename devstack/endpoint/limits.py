@@ -18,6 +18,8 @@ STATEMENT_BYTES = 16 << 20
 MESSAGE_BYTES = 64 << 20
 # A client's messages waiting to be relayed: beyond this, its socket is not read (back-pressure).
 SESSION_QUEUE_BYTES = 8 << 20
+# What one queued message costs beyond its body (bytes object, tuple, queue slot).
+MESSAGE_OVERHEAD = 160
 # Messages over LARGE_MESSAGE_BYTES also draw on one budget shared by all sessions.
 LARGE_MESSAGE_BYTES = 1 << 20
 LARGE_MESSAGES_BUDGET = 128 << 20

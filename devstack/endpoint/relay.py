@@ -202,7 +202,7 @@ class Session:
                 if size > limits.LARGE_MESSAGE_BYTES:
                     await self.ep.large_messages.acquire(size)
                     self.large_held += size
-                self.queued += size
+                self.queued += size + limits.MESSAGE_OVERHEAD
                 body = await self.creader.readexactly(size) if size else b""
                 await self.queue.put((mtype, body))
                 if mtype == b"X":
@@ -223,7 +223,7 @@ class Session:
 
     def _consumed(self, size: int) -> None:
         """A client message has been relayed: its bytes no longer count against the limits."""
-        self.queued -= size
+        self.queued -= size + limits.MESSAGE_OVERHEAD
         self.queue_room.set()
         if size > limits.LARGE_MESSAGE_BYTES:
             self.large_held -= size
