@@ -48,7 +48,9 @@ def message(mtype: bytes, body: bytes = b"") -> bytes:
 
 def cstring(body: bytes, pos: int) -> tuple[bytes, int]:
     """Null-terminated string at pos; returns (value, position after the terminator)."""
-    end = body.index(b"\0", pos)
+    end = body.find(b"\0", pos)
+    if end < 0:
+        raise ProtocolViolation("a string without its terminator")
     return body[pos:end], end + 1
 
 

@@ -133,13 +133,18 @@ class Session:
                                                     self._backend_to_client())]
         try:
             done, _ = await asyncio.wait(tasks[1:], return_when=asyncio.FIRST_COMPLETED)
-            if tasks[2] not in done and not self.client_gone.is_set():
+            failure = next((t.exception() for t in done if t.exception() is not None), None)
+            if isinstance(failure, p.ProtocolViolation):
+                log.info("client %s: %s", self.peer, failure)
+                self.cwriter.write(p.error_response("08P01", f"invalid frontend message: {failure}",
+                                                    severity="FATAL"))
+            elif tasks[2] not in done and not self.client_gone.is_set():
                 # Writing to the backend failed (it is going away) or the client said Terminate:
                 # let the backend's last words (57P01, ...) and our 08006 reach the client first.
                 await asyncio.wait([tasks[2]], timeout=5)
-            for t in done:
-                if t.exception() is not None and not isinstance(t.exception(), ConnectionError | asyncio.IncompleteReadError):
-                    log.error("session %s failed", self.peer, exc_info=t.exception())
+            if failure is not None and not isinstance(failure, ConnectionError | asyncio.IncompleteReadError
+                                                      | p.ProtocolViolation):
+                log.error("session %s failed", self.peer, exc_info=failure)
         finally:
             for t in tasks:
                 t.cancel()

@@ -60,6 +60,8 @@ class Endpoint:
         self.sessions.add(task)
         try:
             await Session(self, reader, writer).run()
+        except asyncio.CancelledError:
+            writer.close()  # the endpoint is shutting down (Python 3.11's asyncio would log it as an error)
         except Exception:  # noqa: BLE001 - one broken session must not stop the server
             log.exception("session crashed")
             writer.close()
