@@ -101,7 +101,7 @@ def test_large_messages_before_login_are_refused_unread(ep):
         stop.set()
         observer.join(30)
     assert rss_mb(ep.proc.pid) - before < 20
-    assert worst and max(worst) < 1.0, max(worst)
+    assert worst and max(worst) < 2.0, max(worst)   # was a 30 s freeze
 
 
 def test_own_connections_only_as_the_authenticated_user_to_its_database(ep, pg_server, source):
@@ -163,7 +163,7 @@ def test_long_statement_is_rewritten_without_stalling_other_sessions(ep):
         observer.join(30)
     print(f"rewrite {rewrite_seconds:.1f} s; slowest SELECT 1 meanwhile {max(worst):.2f} s")
     assert rewrite_seconds > 1.0   # inline on the event loop, it would have stalled everyone that long
-    assert max(worst) < 1.0
+    assert max(worst) < min(2.0, rewrite_seconds / 2)
 
 
 def test_statement_over_16_mb_gets_a_clear_error(ep):
