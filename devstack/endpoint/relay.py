@@ -237,66 +237,61 @@ class Session:
     # ------------------------------------------------------------------ client -> backend
     async def _client_to_backend(self) -> None:
         w = self.bwriter
+        in_hand: int | None = None   # size of the message being relayed: released at the next get
         while True:
+            if in_hand is not None:
+                self._consumed(in_hand)
             msg = await self.queue.get()
+            in_hand = len(msg[1]) if msg else None
             if msg is None:
                 return  # client gone: closing the backend rolls back whatever was open
             mtype, body = msg
-            try:
-                await self._relay(w, mtype, body)
-            finally:
-                self._consumed(len(body))
-            if mtype == b"X":
-                return
-
-    async def _relay(self, w: asyncio.StreamWriter, mtype: bytes, body: bytes) -> None:
-        """Forward one client message (rewritten where needed) and run the S3 COPY it starts."""
-        if mtype == b"Q":
-            await self._query(body)
-            return
-        if mtype == b"P":
-            name, text, tail = p.parse_parse(body)
-            rw = await self._choose_formats(text, await self._rewrite(text))
-            self.statements[name] = rw.copies[0] if rw.copies else None
-            if rw.sortkeys:
-                self.stmt_keys[name] = rw.sortkeys[0][1]
-            elif self.stmt_keys:
-                self.stmt_keys.pop(name, None)
-            w.write(p.build_parse(name, rw.sql, tail) if rw.changed else p.message(mtype, body))
-        elif mtype == b"B":
-            portal, stmt = p.parse_bind(body)
-            self.portals[portal] = self.statements.get(stmt)
-            if stmt in self.stmt_keys:
-                self.portal_keys[portal] = self.stmt_keys[stmt]
-            elif self.portal_keys:
-                self.portal_keys.pop(portal, None)
-            w.write(p.message(mtype, body))
-        elif mtype == b"E":
-            portal = p.parse_execute(body)
-            if portal in self.portal_keys:
-                self.key_expect[self.segments_sent].append((self.results_sent, self.portal_keys[portal]))
-            self.results_sent += 1
-            spec = self.portals.get(portal)
-            if spec is not None:
-                job = self._expect(spec)
+            if mtype == b"Q":
+                await self._query(body)
+                continue
+            if mtype == b"P":
+                name, text, tail = p.parse_parse(body)
+                rw = await self._choose_formats(text, await self._rewrite(text))
+                self.statements[name] = rw.copies[0] if rw.copies else None
+                if rw.sortkeys:
+                    self.stmt_keys[name] = rw.sortkeys[0][1]
+                elif self.stmt_keys:
+                    self.stmt_keys.pop(name, None)
+                w.write(p.build_parse(name, rw.sql, tail) if rw.changed else p.message(mtype, body))
+            elif mtype == b"B":
+                portal, stmt = p.parse_bind(body)
+                self.portals[portal] = self.statements.get(stmt)
+                if stmt in self.stmt_keys:
+                    self.portal_keys[portal] = self.stmt_keys[stmt]
+                elif self.portal_keys:
+                    self.portal_keys.pop(portal, None)
                 w.write(p.message(mtype, body))
-                await self._inject(job)
-                return
-            w.write(p.message(mtype, body))
-        elif mtype == b"C":
-            kind, name = p.parse_target(body)
-            (self.statements if kind == b"S" else self.portals).pop(name, None)
-            (self.stmt_keys if kind == b"S" else self.portal_keys).pop(name, None)
-            w.write(p.message(mtype, body))
-        else:
-            if mtype in _SEGMENT_END:
-                self.segments_sent += 1
-                self.results_sent = 0
-            w.write(p.message(mtype, body))
-            if mtype == b"X":
-                await w.drain()
-                return
-        await w.drain()
+            elif mtype == b"E":
+                portal = p.parse_execute(body)
+                if portal in self.portal_keys:
+                    self.key_expect[self.segments_sent].append((self.results_sent, self.portal_keys[portal]))
+                self.results_sent += 1
+                spec = self.portals.get(portal)
+                if spec is not None:
+                    job = self._expect(spec)
+                    w.write(p.message(mtype, body))
+                    await self._inject(job)
+                    continue
+                w.write(p.message(mtype, body))
+            elif mtype == b"C":
+                kind, name = p.parse_target(body)
+                (self.statements if kind == b"S" else self.portals).pop(name, None)
+                (self.stmt_keys if kind == b"S" else self.portal_keys).pop(name, None)
+                w.write(p.message(mtype, body))
+            else:
+                if mtype in _SEGMENT_END:
+                    self.segments_sent += 1
+                    self.results_sent = 0
+                w.write(p.message(mtype, body))
+                if mtype == b"X":
+                    await w.drain()
+                    return
+            await w.drain()
 
     @staticmethod
     async def _run_rewrite(text: str, *args) -> Rewritten:
