@@ -119,12 +119,13 @@ def main() -> None:
         print(f"setup: {n:,} events generated and uploaded in {time.perf_counter() - t0:.1f}s "
               f"({-(-n // EVENTS_PER_FILE)} objects)", flush=True)
 
-        with psycopg.connect(pg.dsn(), autocommit=True) as conn:
+        with psycopg.connect(pg.dsn(), autocommit=True) as conn, \
+                psycopg.connect(pg.superuser_dsn(), autocommit=True) as su:   # CHECKPOINT: not the app's right
             conn.execute(DDL)
 
             def truncate():
                 conn.execute("TRUNCATE staging_events")
-                conn.execute("CHECKPOINT")
+                su.execute("CHECKPOINT")
 
             # 1. The limit: PostgreSQL's own COPY FROM STDIN (CSV), straight to the server.
             truncate()

@@ -4,6 +4,13 @@ The cluster lives in its own data directory, listens on loopback only and authen
 connection with a password (scram-sha-256), over TCP and the Unix socket alike. `initdb` and
 `postgres` refuse to run as root, so when we are root they run as the unprivileged `postgres`
 user (Debian's package creates it), falling back to `nobody`.
+
+Roles: the cluster's superuser is `postgres`, with a generated password kept inside the data
+directory (never handed to clients). The application user (`sparkify`) is an ordinary role with
+LOGIN and CREATEDB that owns its database, like Redshift's admin user in its own cluster: it
+creates schemas and tables there, but it cannot run `COPY ... PROGRAM`, read or write server files,
+or grant itself more. The state directory stays ours; only the data directory and the log file
+belong to the server's account, so that account cannot replace our pid files.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -29,6 +37,11 @@ FAST_SETTINGS = {
     "max_wal_size": "2GB",
     "log_min_messages": "warning",
 }
+
+SUPERUSER = "postgres"
+# The application role: no superuser, no CREATEROLE (which in PostgreSQL 15 could grant itself
+# pg_execute_server_program), no replication, no RLS bypass.
+APP_ROLE_OPTIONS = "LOGIN NOSUPERUSER CREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
 
 
 def find_bindir() -> Path:
@@ -114,6 +127,20 @@ class PostgresServer:
                 "(we are root); move the checkout or set SPARKIFY_DEVSTACK_DIR to a path under /tmp"
             )
 
+    @property
+    def superuser_password_file(self) -> Path:
+        return self.data_dir / "devstack-superuser.pw"
+
+    def _prepare_log(self) -> None:
+        """The log file belongs to the server's account; its directory (our state dir) does not."""
+        self.log_file.touch(exist_ok=True)
+        account = server_account()
+        if account:
+            os.chown(self.log_file, account.pw_uid, account.pw_gid)
+            parent = self.data_dir.parent
+            if os.stat(parent).st_uid == account.pw_uid:  # given away by an older devstack: take it back
+                os.chown(parent, os.geteuid(), os.getegid())
+
     def initialized(self) -> bool:
         return (self.data_dir / "PG_VERSION").exists()
 
@@ -121,19 +148,21 @@ class PostgresServer:
         """initdb with password authentication; creates the `dbname` database."""
         self._check_reachable()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.user == SUPERUSER:
+            raise StartupError(f"the application user cannot be named {SUPERUSER!r}: that is the superuser")
         account = server_account()
         if account:
             os.chown(self.data_dir, account.pw_uid, account.pw_gid)
-            os.chown(self.data_dir.parent, account.pw_uid, account.pw_gid)
         os.chmod(self.data_dir, 0o700)
+        su_password = secrets.token_urlsafe(24)
         with tempfile.NamedTemporaryFile("w", dir=self.data_dir.parent, delete=False) as pwfile:
-            pwfile.write(self.password + "\n")
+            pwfile.write(su_password + "\n")
         try:
             if account:
                 os.chown(pwfile.name, account.pw_uid, account.pw_gid)
             result = self._run(
                 [
-                    "initdb", "-D", str(self.data_dir), "-U", self.user, f"--pwfile={pwfile.name}",
+                    "initdb", "-D", str(self.data_dir), "-U", SUPERUSER, f"--pwfile={pwfile.name}",
                     "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "-E", "UTF8",
                     "--locale=C", "--no-sync",
                 ]
@@ -142,6 +171,9 @@ class PostgresServer:
             os.unlink(pwfile.name)
         if result.returncode != 0:
             raise StartupError(f"initdb failed in {self.data_dir}:\n{result.stderr.strip()}")
+        fd = os.open(self.superuser_password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(su_password)
         settings = {**FAST_SETTINGS, "listen_addresses": f"'{self.host}'", "unix_socket_directories": f"'{self.data_dir}'"}
         with open(self.data_dir / "postgresql.auto.conf", "a") as conf:
             conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
@@ -157,6 +189,7 @@ class PostgresServer:
             if port_open(self.host, self.port):
                 return
             self.stop()  # running on another port than recorded: restart on ours
+        self._prepare_log()
         stale = self.data_dir / "postmaster.pid"
         if stale.exists() and not self.running():
             stale.unlink()  # left by a crash or reboot; pg_ctl would otherwise warn
@@ -169,7 +202,28 @@ class PostgresServer:
                 f"PostgreSQL failed to start on {self.host}:{self.port} (data dir {self.data_dir}):\n"
                 f"{result.stderr.strip()}\n{tail(self.log_file)}"
             )
+        self.ensure_role()
         self.ensure_database()
+
+    def superuser_dsn(self, dbname: str = "postgres") -> str:
+        """The superuser's connection string (for the devstack itself; never give it to clients)."""
+        if not self.superuser_password_file.exists():
+            raise StartupError(
+                f"{self.data_dir} was created by an older devstack in which {self.user!r} is the superuser; "
+                f"remove it (`make clean`, or delete {self.data_dir}) and start again"
+            )
+        password = self.superuser_password_file.read_text().strip()
+        return f"host={self.host} port={self.port} user={SUPERUSER} password={password} dbname={dbname}"
+
+    def ensure_role(self) -> None:
+        """The application role exists, with exactly APP_ROLE_OPTIONS and the configured password."""
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.superuser_dsn(), autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (self.user,)).fetchone()
+            conn.execute(sql.SQL("{} ROLE {} " + APP_ROLE_OPTIONS + " PASSWORD {}").format(
+                sql.SQL("ALTER" if exists else "CREATE"), sql.Identifier(self.user), sql.Literal(self.password)))
 
     def ensure_database(self) -> None:
         import psycopg

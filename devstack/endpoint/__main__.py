@@ -18,7 +18,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--s3-endpoint-url", default=None,
                     help="S3 endpoint (default: AWS_ENDPOINT_URL or boto3's default)")
     ap.add_argument("--admin-user", default=None,
-                    help="user of the endpoint's own backend connections (default: the client's user)")
+                    help="the one user whose password (PGPASSWORD) the endpoint holds: its own backend "
+                         "connections serve only sessions of that user (default: any session's user)")
     ap.add_argument("--workers", type=int, default=None, help="conversion processes (default: CPU count)")
     ap.add_argument("--log-level", default="INFO")
     args = ap.parse_args(argv)

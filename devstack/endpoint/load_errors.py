@@ -54,7 +54,12 @@ INDEX_RETRY_DELAYS = (1, 5, 15, 30, 60)
 
 
 class Admin:
-    """Lazily opened autocommit connections, one per (database, user), guarded by a lock."""
+    """Lazily opened autocommit connections, one per (database, user), guarded by a lock.
+
+    They log in as the session's own user, which PostgreSQL has authenticated by then, to the
+    database that session asked for; ``user`` (``--admin-user``) only restricts them to the one
+    user whose password (PGPASSWORD) the endpoint holds.
+    """
 
     def __init__(self, host: str, port: int, user: str | None, password: str | None):
         self.host, self.port, self.user, self.password = host, port, user, password
@@ -62,19 +67,24 @@ class Admin:
         self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
         self._ready: set[tuple[str, str]] = set()
 
+    def _login(self, user: str) -> str:
+        if self.user and user != self.user:
+            raise PermissionError(f"the endpoint logs in as {self.user!r} only, not as {user!r}")
+        return user
+
     async def _conn(self, dbname: str, user: str, purpose: str = "") -> psycopg.AsyncConnection:
-        key = (dbname, self.user or user, purpose)
+        key = (dbname, self._login(user), purpose)
         conn = self._conns.get(key)
         if conn is None or conn.closed:
             conn = await psycopg.AsyncConnection.connect(
-                host=self.host, port=self.port, user=self.user or user, password=self.password,
+                host=self.host, port=self.port, user=user, password=self.password,
                 dbname=dbname, autocommit=True, connect_timeout=10, application_name="redshift-endpoint",
             )
             self._conns[key] = conn
         return conn
 
     async def _run(self, dbname: str, user: str, fn, purpose: str = ""):
-        key = (dbname, self.user or user, purpose)
+        key = (dbname, self._login(user), purpose)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             for attempt in (1, 2):
@@ -93,7 +103,7 @@ class Admin:
         return await self._run(dbname, user, q)
 
     async def ensure_table(self, dbname: str, user: str) -> None:
-        key = (dbname, self.user or user)
+        key = (dbname, user)
         if key in self._ready:
             return
 

@@ -37,7 +37,7 @@ class EndpointProcess:
         """The command line that runs this endpoint."""
         cmd = [sys.executable, "-m", "devstack.endpoint", "--host", self.host, "--port", str(self.port),
                "--backend-host", self.backend_host, "--backend-port", str(self.backend_port),
-               "--log-level", self.log_level]
+               "--admin-user", self.user, "--log-level", self.log_level]
         if self.s3_endpoint_url:
             cmd += ["--s3-endpoint-url", self.s3_endpoint_url]
         return cmd

@@ -10,15 +10,35 @@ GSSENC_REQUEST = 80877104
 CANCEL_REQUEST = 80877102
 PROTOCOL_3 = 196608
 
+# PostgreSQL's own ceiling for one message (PQ_LARGE_MESSAGE_LIMIT is 1 GB - 1).
+MAX_LENGTH = (1 << 30) - 1
+
 _I32 = struct.Struct("!i")
 _HDR = struct.Struct("!ci")
 
 
-async def read_message(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+class ProtocolViolation(ValueError):
+    """A message that breaks the framing rules (bad length word, too large, wrong type)."""
+
+
+async def read_header(reader: asyncio.StreamReader, limit: int = MAX_LENGTH) -> tuple[bytes, int]:
+    """Read a typed message's header; returns (type byte, body length).
+
+    The length word is checked before any body byte is read, so a peer cannot make us buffer
+    more than ``limit`` bytes of one message.
+    """
+    mtype, length = _HDR.unpack(await reader.readexactly(5))
+    if length < 4:
+        raise ProtocolViolation(f"invalid message length {length}")
+    if length - 4 > limit:
+        raise ProtocolViolation(f"message of {length - 4} bytes exceeds the limit of {limit}")
+    return mtype, length - 4
+
+
+async def read_message(reader: asyncio.StreamReader, limit: int = MAX_LENGTH) -> tuple[bytes, bytes]:
     """Read one typed message; returns (type byte, body without the length word)."""
-    header = await reader.readexactly(5)
-    mtype, length = _HDR.unpack(header)
-    body = await reader.readexactly(length - 4) if length > 4 else b""
+    mtype, size = await read_header(reader, limit)
+    body = await reader.readexactly(size) if size else b""
     return mtype, body
 
 
@@ -28,7 +48,9 @@ def message(mtype: bytes, body: bytes = b"") -> bytes:
 
 def cstring(body: bytes, pos: int) -> tuple[bytes, int]:
     """Null-terminated string at pos; returns (value, position after the terminator)."""
-    end = body.index(b"\0", pos)
+    end = body.find(b"\0", pos)
+    if end < 0:
+        raise ProtocolViolation("a string without its terminator")
     return body[pos:end], end + 1
 
 

@@ -1,6 +1,9 @@
 """One client connection: relay to PostgreSQL, rewrite Redshift SQL, inject COPY data.
 
-Three tasks per connection:
+Nothing but the start-up packet and the authentication exchange is read from a client until
+PostgreSQL says AuthenticationOk (``_authenticate``): no rewriting, no catalog look-up, no S3.
+
+Then three tasks per connection:
 * ``_read_client`` queues the client's messages (so a disconnect is noticed even mid-COPY);
 * ``_client_to_backend`` rewrites Query/Parse, tracks statement -> portal -> COPY, and after
   forwarding an Execute/Query that runs an S3 COPY, streams that COPY's data before handling the
@@ -24,7 +27,7 @@ import re
 from collections import defaultdict, deque
 from typing import TYPE_CHECKING
 
-from devstack.endpoint import binary, compat
+from devstack.endpoint import binary, compat, limits
 from devstack.endpoint import protocol as p
 from devstack.endpoint.convert import RowError
 from devstack.endpoint.copy_parse import CopySpec
@@ -48,6 +51,10 @@ log = logging.getLogger(__name__)
 _SEGMENT_END = {b"Q", b"S", b"F"}   # client messages answered by exactly one ReadyForQuery
 _WATCHED = {ord(c) for c in "GEZSCKRIsH"}
 _RESULTS = {b"C", b"I", b"s"}        # the one result of an Execute (or of a simple-Query statement)
+_AUTH_ANSWERED = {3, 5, 7, 8, 9, 10, 11}   # AuthenticationRequest codes the client must answer ('p')
+# Errors that mean the backend itself is going away (or the query was cancelled): passed through
+# as they are, never turned into a "Load into table failed".
+_PASS_THROUGH_ERRORS = ("57014", "57P01", "57P02", "57P03", "08")
 _COPY_CONTEXT = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:]+))?(?:: \"(.*)\")?", re.S)
 
 
@@ -59,6 +66,9 @@ class Session:
         self.bwriter: asyncio.StreamWriter | None = None
         self.startup: Startup | None = None
         self.queue: asyncio.Queue = asyncio.Queue()
+        self.queued = 0                            # bytes of client messages in the queue or in hand
+        self.queue_room = asyncio.Event()
+        self.large_held = 0                        # of those, drawn on the endpoint's shared budget
         self.client_gone = asyncio.Event()
         self.statements: dict[bytes, CopySpec | None] = {}
         self.portals: dict[bytes, CopySpec | None] = {}
@@ -92,7 +102,7 @@ class Session:
     async def run(self) -> None:
         try:
             self.startup = await asyncio.wait_for(read_startup(self.creader, self.cwriter), 30)
-        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError) as e:
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, ValueError) as e:
             log.debug("client %s went away during start-up: %s", self.peer, e)
             self.cwriter.close()
             return
@@ -114,20 +124,75 @@ class Session:
             self.bwriter.close()
             self.cwriter.close()
             return
+        try:
+            authenticated = await asyncio.wait_for(self._authenticate(), limits.AUTH_SECONDS)
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, ValueError) as e:
+            log.info("client %s: authentication aborted: %s", self.peer, e)
+            authenticated = False
+            if isinstance(e, ValueError | TimeoutError):
+                self.cwriter.write(p.error_response("08P01", f"authentication failed: {e}", severity="FATAL"))
+                await self._safe_drain(self.cwriter)
+        if not authenticated:
+            self.bwriter.close()
+            self.cwriter.close()
+            return
         log.debug("session %s user=%s db=%s", self.peer, self.startup.user, self.startup.database)
         tasks = [asyncio.ensure_future(c) for c in (self._read_client(), self._client_to_backend(),
                                                     self._backend_to_client())]
         try:
             done, _ = await asyncio.wait(tasks[1:], return_when=asyncio.FIRST_COMPLETED)
-            for t in done:
-                if t.exception() is not None and not isinstance(t.exception(), ConnectionError | asyncio.IncompleteReadError):
-                    log.error("session %s failed", self.peer, exc_info=t.exception())
+            failure = next((t.exception() for t in done if t.exception() is not None), None)
+            if isinstance(failure, p.ProtocolViolation):
+                log.info("client %s: %s", self.peer, failure)
+                self.cwriter.write(p.error_response("08P01", f"invalid frontend message: {failure}",
+                                                    severity="FATAL"))
+            elif tasks[2] not in done and not self.client_gone.is_set():
+                # Writing to the backend failed (it is going away) or the client said Terminate:
+                # let the backend's last words (57P01, ...) and our 08006 reach the client first.
+                await asyncio.wait([tasks[2]], timeout=5)
+            if failure is not None and not isinstance(failure, ConnectionError | asyncio.IncompleteReadError
+                                                      | p.ProtocolViolation):
+                log.error("session %s failed", self.peer, exc_info=failure)
         finally:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            self.ep.large_messages.release(self.large_held)
+            self.large_held = 0
             self.bwriter.close()
             self.cwriter.close()
+
+    async def _authenticate(self) -> bool:
+        """Relay the authentication exchange; True once PostgreSQL has sent AuthenticationOk.
+
+        Only what the backend asks for is read from the client: one password/SASL message ('p',
+        at most limits.AUTH_MESSAGE_BYTES) per AuthenticationRequest that needs an answer. Anything
+        else from the client ends the connection, unread beyond its header.
+        """
+        while True:
+            mtype, body = await p.read_message(self.breader, limits.AUTH_MESSAGE_BYTES)
+            if mtype == b"R" and len(body) >= 4:
+                code = p.unpack_int32(body)
+                if code == 10 and self.startup.redshift_driver:
+                    body = sasl_for_redshift_driver(body)
+                self.cwriter.write(p.message(mtype, body))
+                await self.cwriter.drain()
+                if code == 0:
+                    return True
+                if code in _AUTH_ANSWERED:
+                    ctype, size = await p.read_header(self.creader, limits.AUTH_MESSAGE_BYTES)
+                    if ctype != b"p":
+                        raise p.ProtocolViolation(f"expected a password or SASL message, got {ctype!r}")
+                    self.bwriter.write(p.message(ctype, await self.creader.readexactly(size)))
+                    await self.bwriter.drain()
+            elif mtype in (b"N", b"v"):   # NoticeResponse, NegotiateProtocolVersion
+                self.cwriter.write(p.message(mtype, body))
+            elif mtype == b"E":
+                self.cwriter.write(p.message(mtype, body))  # wrong password, no such database, ...
+                await self._safe_drain(self.cwriter)
+                return False
+            else:
+                raise p.ProtocolViolation(f"unexpected message {mtype!r} from the backend during authentication")
 
     @staticmethod
     async def _safe_drain(writer: asyncio.StreamWriter) -> None:
@@ -139,19 +204,53 @@ class Session:
     async def _read_client(self) -> None:
         try:
             while True:
-                msg = await p.read_message(self.creader)
-                await self.queue.put(msg)
-                if msg[0] == b"X":
+                while self.queued >= limits.SESSION_QUEUE_BYTES:   # back-pressure on this client only
+                    self.queue_room.clear()
+                    await self.queue_room.wait()
+                mtype, size = await p.read_header(self.creader)
+                limit = limits.STATEMENT_BYTES if mtype in (b"Q", b"P") else limits.MESSAGE_BYTES
+                if size > limit:
+                    self._refuse_oversized(mtype, size, limit)
                     return
-        except (asyncio.IncompleteReadError, ConnectionError):
+                if size > limits.LARGE_MESSAGE_BYTES:
+                    await self.ep.large_messages.acquire(size)
+                    self.large_held += size
+                self.queued += size + limits.MESSAGE_OVERHEAD
+                body = await self.creader.readexactly(size) if size else b""
+                await self.queue.put((mtype, body))
+                if mtype == b"X":
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError, p.ProtocolViolation):
             self.client_gone.set()
             await self.queue.put(None)
+
+    def _refuse_oversized(self, mtype: bytes, size: int, limit: int) -> None:
+        """Too large to relay: say so and end the session (the body is never read)."""
+        what = "Statement" if mtype in (b"Q", b"P") else "Message"
+        log.warning("client %s sent a %d-byte %r message: refused", self.peer, size, mtype)
+        self.cwriter.write(p.error_response(
+            "54000", f"{what} is too large. {what} Size: {size} bytes. Maximum Allowed: {limit} bytes",
+            severity="FATAL"))
+        self.client_gone.set()
+        self.queue.put_nowait(None)
+
+    def _consumed(self, size: int) -> None:
+        """A client message has been relayed: its bytes no longer count against the limits."""
+        self.queued -= size + limits.MESSAGE_OVERHEAD
+        self.queue_room.set()
+        if size > limits.LARGE_MESSAGE_BYTES:
+            self.large_held -= size
+            self.ep.large_messages.release(size)
 
     # ------------------------------------------------------------------ client -> backend
     async def _client_to_backend(self) -> None:
         w = self.bwriter
+        in_hand: int | None = None   # size of the message being relayed: released at the next get
         while True:
+            if in_hand is not None:
+                self._consumed(in_hand)
             msg = await self.queue.get()
+            in_hand = len(msg[1]) if msg else None
             if msg is None:
                 return  # client gone: closing the backend rolls back whatever was open
             mtype, body = msg
@@ -160,7 +259,7 @@ class Session:
                 continue
             if mtype == b"P":
                 name, text, tail = p.parse_parse(body)
-                rw = await self._choose_formats(text, self._rewrite(text))
+                rw = await self._choose_formats(text, await self._rewrite(text))
                 await self._prepare_dialect(rw)
                 self.statements[name] = rw.copies[0] if rw.copies else None
                 if rw.unloads:
@@ -215,8 +314,15 @@ class Session:
                     return
             await w.drain()
 
-    def _rewrite(self, text: str):
-        rw = rewrite(text)
+    @staticmethod
+    async def _run_rewrite(text: str, *args) -> Rewritten:
+        """rewrite(), in a thread for long statements so that other sessions keep being served."""
+        if len(text) <= limits.REWRITE_INLINE_CHARS:
+            return rewrite(text, *args)
+        return await asyncio.to_thread(rewrite, text, *args)
+
+    async def _rewrite(self, text: str):
+        rw = await self._run_rewrite(text)
         if rw.changed and log.isEnabledFor(logging.DEBUG):
             log.debug("rewrote %r -> %r", redact(text)[:500], redact(rw.sql)[:500])
         for t in rw.tables:
@@ -229,7 +335,7 @@ class Session:
 
     async def _query(self, body: bytes) -> None:
         text = p.query_text(body)
-        rw = await self._choose_formats(text, self._rewrite(text))
+        rw = await self._choose_formats(text, await self._rewrite(text))
         await self._prepare_dialect(rw)
         jobs = [self._expect(spec) for spec in rw.copies]
         for ordinal, spec in rw.unloads:
@@ -259,7 +365,7 @@ class Session:
         types = [await self._binary_types(spec) for spec in rw.copies]
         if not any(types):
             return rw
-        rw = rewrite(text, [t is not None for t in types])
+        rw = await self._run_rewrite(text, [t is not None for t in types])
         for spec, t in zip(rw.copies, types, strict=True):
             spec.binary_types = t or ()
         return rw
@@ -327,20 +433,31 @@ class Session:
         buf = bytearray()
         out = bytearray()
         cw = self.cwriter
+        through = 0   # bytes of a large message (a wide row, say) still to stream to the client as they come
         try:
             while True:
                 data = await self.breader.read(1 << 18)
                 if not data:
                     break
+                if through:
+                    cw.write(data[:through])
+                    data, through = data[through:], max(0, through - len(data))
+                    if not data:
+                        await cw.drain()
+                        continue
                 buf += data
                 pos, n = 0, len(buf)
                 while n - pos >= 5:
                     length = int.from_bytes(buf[pos + 1: pos + 5], "big")
                     end = pos + 1 + length
-                    if end > n:
-                        break
                     mtype = buf[pos]
-                    if mtype in _WATCHED or self.unloading is not None:
+                    watched = mtype in _WATCHED or self.unloading is not None
+                    if end > n:
+                        if length > limits.PASS_THROUGH_BYTES and not watched:
+                            out += buf[pos:n]
+                            through, pos = end - n, n
+                        break
+                    if watched:
                         replaced = await self._on_backend_message(bytes(buf[pos:pos + 1]), bytes(buf[pos + 5:end]),
                                                                   out)
                         if replaced is None:
@@ -387,7 +504,11 @@ class Session:
             job, self.in_copy = self.in_copy, None
             if job is None:
                 return None
-            return await self._copy_error(job, p.error_fields(body), out)
+            fields = p.error_fields(body)
+            if job.failure is None and fields.get("C", "").startswith(_PASS_THROUGH_ERRORS):
+                job.aborted.set()  # cancelled (57014) or the backend is shutting down (57P0x, 08xxx)
+                return None
+            return await self._copy_error(job, fields, out)
         if mtype == b"Z":
             self.unload_expect.pop(self.segments_seen, None)
             self.expect.pop(self.segments_seen, None)

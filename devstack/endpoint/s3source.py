@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import boto3
 import orjson
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from devstack.endpoint.limits import S3_CLIENTS
 
 
 class S3LoadError(Exception):
@@ -34,12 +37,20 @@ def split_url(url: str) -> tuple[str, str]:
 
 
 class S3Clients:
-    """boto3 clients per (credentials, region), shared by all sessions (clients are thread-safe)."""
+    """boto3 clients per (credentials, region), shared by all sessions (clients are thread-safe).
 
-    def __init__(self, endpoint_url: str | None = None):
+    All clients come from one boto3 session, which loads the S3 service model once: a session per
+    client cost about 4 MB each, never given back. Only the ``size`` most recently used clients
+    are kept, so a stream of new credentials cannot grow memory; a client evicted while a load
+    still uses it stays alive until that load drops it.
+    """
+
+    def __init__(self, endpoint_url: str | None = None, size: int = S3_CLIENTS):
         self.endpoint_url = endpoint_url
-        self._clients: dict[tuple, object] = {}
+        self.size = size
+        self._clients: OrderedDict[tuple, object] = OrderedDict()
         self._lock = threading.Lock()
+        self._session = boto3.session.Session()   # guarded by _lock: sessions are not thread-safe
 
     def client(self, credentials: dict[str, str], region: str | None):
         # Access keys from the COPY text are used as given; an IAM role (which a local S3 cannot
@@ -50,20 +61,21 @@ class S3Clients:
         cache_key = (key_id, secret, token, region)
         with self._lock:
             client = self._clients.get(cache_key)
-            if client is None:
-                session = boto3.session.Session(
+            if client is not None:
+                self._clients.move_to_end(cache_key)
+            else:
+                client = self._session.client(
+                    "s3", endpoint_url=self.endpoint_url, region_name=region or None,
                     aws_access_key_id=key_id if key_id and secret else None,
                     aws_secret_access_key=secret if key_id and secret else None,
                     aws_session_token=token if key_id and secret else None,
-                    region_name=region or None,
-                )
-                client = session.client(
-                    "s3", endpoint_url=self.endpoint_url,
                     # No CRC32 of every body unless S3 requires it: a few % of a large load's CPU.
                     config=Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=16,
                                   response_checksum_validation="when_required"),
                 )
                 self._clients[cache_key] = client
+                while len(self._clients) > self.size:
+                    self._clients.popitem(last=False)
             return client
 
 

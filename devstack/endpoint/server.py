@@ -11,6 +11,8 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+from devstack.endpoint import limits
+from devstack.endpoint import protocol as p
 from devstack.endpoint.load_errors import Admin
 from devstack.endpoint.relay import Session
 from devstack.endpoint.rewrite import SortKey
@@ -26,8 +28,8 @@ class EndpointConfig:
     backend_host: str = "127.0.0.1"
     backend_port: int = 5432
     s3_endpoint_url: str | None = None
-    # Credentials of the endpoint's own backend connections (catalog look-ups, stl_load_errors).
-    # Default: the client's user name and PGPASSWORD from the environment.
+    # The endpoint's own backend connections (catalog look-ups, stl_load_errors) log in as the
+    # session's authenticated user with PGPASSWORD; admin_user restricts them to that one user.
     admin_user: str | None = None
     admin_password: str | None = None
     workers: int | None = None            # conversion processes; 0 = convert in threads only
@@ -45,14 +47,21 @@ class Endpoint:
                            config.admin_password if config.admin_password is not None
                            else os.environ.get("PGPASSWORD"))
         self.sessions: set[asyncio.Task] = set()
+        self.large_messages = limits.ByteBudget(limits.LARGE_MESSAGES_BUDGET)  # shared by all sessions
         self.background: set[asyncio.Task] = set()   # sort-key index builds
         self.server: asyncio.base_events.Server | None = None
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self.sessions) >= limits.MAX_CLIENTS:
+            writer.write(p.error_response("53300", "sorry, too many clients already", severity="FATAL"))
+            writer.close()
+            return
         task = asyncio.current_task()
         self.sessions.add(task)
         try:
             await Session(self, reader, writer).run()
+        except asyncio.CancelledError:
+            writer.close()  # the endpoint is shutting down (Python 3.11's asyncio would log it as an error)
         except Exception:  # noqa: BLE001 - one broken session must not stop the server
             log.exception("session crashed")
             writer.close()
@@ -66,8 +75,9 @@ class Endpoint:
         task.add_done_callback(self.background.discard)
 
     async def start(self) -> tuple[str, int]:
+        # limit: StreamReader's buffer; reads of whole messages go beyond it, bounded by limits.py.
         self.server = await asyncio.start_server(self._handle, self.config.host, self.config.port,
-                                                 limit=1 << 20)
+                                                 limit=1 << 16)
         host, port = self.server.sockets[0].getsockname()[:2]
         return host, port
 

@@ -147,3 +147,65 @@ def test_backend_restart_gives_a_clear_error(s3_server):
     finally:
         ep.stop()
         server.stop(mode="immediate")
+
+
+def _slow_load(s3_server, pg_server) -> tuple[str, str]:
+    """A table and a COPY that takes long enough to be interrupted (120k events in 40 objects)."""
+    bucket = Bucket(s3_server.endpoint_url)
+    bucket.put("paths.json", jsonpaths())
+    for k in range(40):
+        bucket.put(f"big/part-{k:03d}.json", jsonl(make_events(3000, seed=k)))
+    table = unique("interrupted")
+    with pg(pg_server) as c:
+        c.execute(STAGING_EVENTS_DDL.format(name=table).replace("DISTSTYLE EVEN", ""))
+    return table, (f"COPY {table} FROM '{bucket.url('big/')}' credentials '{CREDS}' "
+                   f"FORMAT AS JSON '{bucket.url('paths.json')}' TIMEFORMAT 'epochmillisecs'")
+
+
+def _run_and_interrupt(endpoint, pg_server, table: str, sql: str, interrupt) -> psycopg.Error:
+    """Run the COPY through the endpoint, call ``interrupt(conn, backend_pid)`` once it streams."""
+    conn = psycopg.connect(endpoint.dsn(), autocommit=True, connect_timeout=10)
+    raised: list[psycopg.Error] = []
+
+    def run() -> None:
+        try:
+            conn.execute(sql)
+        except psycopg.Error as e:
+            raised.append(e)
+
+    worker = threading.Thread(target=run, daemon=True)
+    with pg(pg_server) as c:
+        worker.start()
+        deadline = time.monotonic() + 30
+        while not (row := c.execute("SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE %s",
+                                    (f"COPY {table}%STDIN%",)).fetchone()):
+            assert worker.is_alive(), "the load finished before it could be interrupted"
+            assert time.monotonic() < deadline, "the COPY never started"
+            time.sleep(0.01)
+        interrupt(conn, row[0])
+        worker.join(30)
+        assert not worker.is_alive(), "the client hung"
+        assert c.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+    assert raised, "the COPY was not interrupted"
+    return raised[0], conn
+
+
+def test_cancelled_copy_reports_query_canceled(endpoint, s3_server, pg_server):
+    table, sql = _slow_load(s3_server, pg_server)
+    error, conn = _run_and_interrupt(endpoint, pg_server, table, sql, lambda conn, pid: conn.cancel_safe())
+    assert error.sqlstate == "57014", (error.sqlstate, str(error))
+    assert conn.execute("SELECT 1").fetchone() == (1,)   # the session goes on
+    conn.close()
+
+
+def test_backend_terminated_mid_copy_reports_admin_shutdown(endpoint, s3_server, pg_server):
+    table, sql = _slow_load(s3_server, pg_server)
+
+    def terminate(conn, pid: int) -> None:
+        with pg(pg_server) as c:   # a role may terminate its own sessions' backends
+            assert c.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+
+    error, conn = _run_and_interrupt(endpoint, pg_server, table, sql, terminate)
+    assert error.sqlstate in ("57P01", "08006"), (error.sqlstate, str(error))
+    assert "Load into table" not in str(error)
+    conn.close()
