@@ -375,30 +375,31 @@ def test_svv_table_info_lists_non_empty_user_tables(conn):
 
 # ---------------------------------------------------------------- installation
 def test_compat_schema_is_created_for_a_database_owner_that_is_not_a_superuser(endpoint, pg_server):
-    """The compat schema needs only the database owner's CREATE privilege (no superuser)."""
-    role, db = unique("owner"), unique("compatdb")
-    with pg(pg_server) as admin:
-        admin.execute(f"create role {role} login nosuperuser password %s".replace("%s", "'" + pg_server.password + "'"))
-        admin.execute(f"create database {db} owner {role}")
+    """The compat schema needs only the database owner's CREATE privilege (no superuser).
+
+    The application user (not a superuser, see test_endpoint_security) creates a database of its own;
+    its first session there gets the schema, created over the endpoint's connection as that same user.
+    """
+    db = unique("compatdb")
+    with pg(pg_server) as owner:
+        owner.execute(f"create database {db}")
     try:
-        kwargs = {**endpoint.redshift_connect_kwargs(), "user": role, "database": db}
+        kwargs = {**endpoint.redshift_connect_kwargs(), "database": db}
         with redshift_connector.connect(**kwargs, timeout=30) as rc:
             cur = rc.cursor()
             cur.execute("select nvl2(null, 1, 2), datediff(day, '2009-01-01', '2009-03-23'), strtol('ff', 16), "
                         "current_setting('is_superuser')")
             assert cur.fetchone() == [2, 81, 255, "off"]
         with psycopg.connect(pg_server.dsn(db), autocommit=True) as direct:
-            owner = direct.execute("select nspowner::regrole::text from pg_namespace "
-                                   "where nspname = 'redshift_compat'").fetchone()
-        assert owner is not None
+            owner_role = direct.execute("select nspowner::regrole::text from pg_namespace "
+                                        "where nspname = 'redshift_compat'").fetchone()
+        assert owner_role == (pg_server.user,)
         # A database dropped and re-created under the same name gets the schema again in its next session.
-        with pg(pg_server) as admin:
-            admin.execute(f"drop database {db} with (force)")
-            admin.execute(f"create database {db} owner {role}")
-        with psycopg.connect(endpoint.dsn(db).replace(f"user={endpoint.user}", f"user={role}"),
-                             autocommit=True) as again:
+        with pg(pg_server) as owner:
+            owner.execute(f"drop database {db} with (force)")
+            owner.execute(f"create database {db}")
+        with psycopg.connect(endpoint.dsn(db), autocommit=True) as again:
             assert again.execute("select datediff(week,'2009-01-01','2009-12-31')").fetchone() == (52,)
     finally:
-        with pg(pg_server) as admin:
-            admin.execute(f"drop database if exists {db} with (force)")
-            admin.execute(f"drop role if exists {role}")
+        with pg(pg_server) as owner:
+            owner.execute(f"drop database if exists {db} with (force)")
