@@ -356,6 +356,8 @@ class Session:
                 return None
             return await self._copy_error(job, p.error_fields(body), out)
         if mtype == b"Z":
+            if self.segments_seen == 0:  # the session is authenticated and ready: system tables first
+                await self.ep.admin.ensure_system_tables(self.startup.database, self.startup.user)
             self.expect.pop(self.segments_seen, None)
             self.key_expect.pop(self.segments_seen, None)
             self._on_ready(body[:1])

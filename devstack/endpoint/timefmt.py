@@ -46,6 +46,9 @@ def validate(fmt: str, option: str) -> None:
 
     if fmt == "auto" or (option == "TIMEFORMAT" and fmt in ("epochsecs", "epochmillisecs")):
         return
+    if fmt.lower() in KEYWORDS and fmt not in KEYWORDS:
+        raise CopySyntaxError(f"Invalid {option} '{fmt}': the keywords 'auto', 'epochsecs' and "
+                              "'epochmillisecs' are case-sensitive")
     if option == "DATEFORMAT" and fmt in ("epochsecs", "epochmillisecs"):
         raise CopySyntaxError(f"Invalid DATEFORMAT '{fmt}': epochsecs/epochmillisecs are TIMEFORMAT arguments")
     try:
