@@ -23,6 +23,7 @@ import re
 from array import array
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 import orjson
 
@@ -58,6 +59,12 @@ def column_kind(pg_type: str) -> str:
     return "other"
 
 
+def numeric_scale(pg_type: str) -> int | None:
+    """numeric(p, s)/decimal(p, s) -> s; numeric(p) -> 0; unconstrained -> None."""
+    m = re.match(r"\s*(?:numeric|decimal)\s*\(\s*\d+\s*(?:,\s*(\d+)\s*)?\)", pg_type.lower())
+    return None if not m else int(m.group(1) or 0)
+
+
 def max_length(pg_type: str) -> int | None:
     """varchar(n)/char(n) -> n (MAX was already rewritten to 65535)."""
     m = re.search(r"char\w*(?:\s+varying)?\s*\(\s*(\d+|max)\s*\)", pg_type.lower())
@@ -72,6 +79,7 @@ class Column:
     kind: str
     maxlen: int | None = None
     binary: str | None = None   # binary COPY encoding of the column's type, None if not supported
+    scale: int | None = None    # numeric(p, s): s
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,7 @@ class LoadSpec:
     quote: str = '"'
     ignore_header: int = 0
     null_as: str | None = None
+    round_dec: bool = False                     # ROUNDEC: round excess decimals (default: truncate)
     binary: bool = False                        # rows in binary COPY format (see binary.py)
 
 
@@ -293,8 +302,8 @@ def make_slow_converter(col: Column, spec: LoadSpec):
         if isinstance(v, bool):
             raise FieldError("Invalid digit, Type: Numeric", 1207, v)
         if isinstance(v, int | float):
-            return repr(v)
-        if isinstance(v, str):
+            s = repr(v)
+        elif isinstance(v, str):
             s = v.strip()
             if not s:
                 return ""
@@ -302,8 +311,18 @@ def make_slow_converter(col: Column, spec: LoadSpec):
                 float(s)
             except ValueError:
                 raise FieldError(f"Invalid digit, Value '{s[:20]}', Type: Numeric", 1207, v) from None
-            return s
-        raise FieldError("Invalid digit, Type: Numeric", 1207, v)
+        else:
+            raise FieldError("Invalid digit, Type: Numeric", 1207, v)
+        if col.scale is not None and not spec.round_dec:
+            # "ROUNDEC": by default COPY truncates values to the column's scale (20.259 -> 20.25
+            # in DECIMAL(8,2)); PostgreSQL would round, which is what ROUNDEC asks for.
+            try:
+                d = Decimal(s)
+            except InvalidOperation:
+                raise FieldError(f"Invalid digit, Value '{s[:20]}', Type: Numeric", 1207, v) from None
+            if d.is_finite() and d.as_tuple().exponent < -col.scale:
+                s = str(d.quantize(Decimal(1).scaleb(-col.scale), rounding=ROUND_DOWN))
+        return s
 
     def bool_value(v: object) -> str:
         if isinstance(v, bool):
@@ -386,7 +405,7 @@ def _field_expr(i: int, col: Column, spec: LoadSpec, arrays: bool = False) -> st
         digits = len(str(lim)) - 1
         return (f"(str(v) if {v}.__class__ is int and {-lim} <= v < {lim} else (v if v.__class__ is str"
                 f" and len(v) <= {digits} and v.isdigit() and v.isascii() else {slow}))")
-    if col.kind == "num":
+    if col.kind == "num" and col.scale is None:
         return f"(repr(v) if {v}.__class__ is float or v.__class__ is int else {slow})"
     if col.kind == "ts" and (spec.timeformat or "").lower() == "epochmillisecs":
         return f"(TS(v) if {v}.__class__ is int and v >= 0 else {slow})"
@@ -501,9 +520,8 @@ class _Converter:
             self.error(line_no, raw, col, err)
 
     def error(self, line_no: int, raw: str | bytes, col: str, err: FieldError) -> None:
-        if isinstance(raw, bytes):
-            raw = raw.decode("utf-8", "replace")
-        value = "" if err.value is None else str(err.value)[:1024]
+        raw = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else _printable(raw)
+        value = "" if err.value is None else _printable(str(err.value)[:1024])
         self.errors.append(RowError(self.filename, line_no, col, raw[:RAW_LINE_MAX], err.reason, value, err.code))
 
     def result(self) -> UnitResult:
@@ -593,7 +611,7 @@ def _json_stream(conv: _Converter, data: bytes, start: int, line_no: int) -> Non
     A value that does not parse is recorded as a bad record for its line, and decoding resumes
     on the next line.
     """
-    text = data[start:].decode("utf-8", "replace")
+    text, bad_utf8 = _decode(data[start:])
     pos, n = 0, len(text)
     counted = 0  # text position up to which newlines were counted into line_no
     ws = re.compile(r"\s*")
@@ -608,19 +626,40 @@ def _json_stream(conv: _Converter, data: bytes, start: int, line_no: int) -> Non
         try:
             obj, end = _JSON_DECODER.raw_decode(text, pos)
         except json.JSONDecodeError as e:
-            conv.error(line_no, raw_line, "", FieldError(f"Invalid JSON object: {e.msg}", 1224))
+            conv.error(line_no, _printable(raw_line), "", FieldError(f"Invalid JSON object: {e.msg}", 1224))
             if line_end < 0:
                 break
             pos = line_end + 1
             continue
-        conv.record(obj, line_no, raw_line)
+        if bad_utf8 and _SURROGATES.search(text, pos, end):
+            conv.error(line_no, _printable(raw_line), "", FieldError(INVALID_UTF8, 1220))
+        else:
+            conv.record(obj, line_no, raw_line)
         pos = end
+
+
+# Without ACCEPTINVCHARS (refused), Redshift fails a record holding invalid UTF-8 ("Multibyte
+# character load errors"): bytes that do not decode are kept as surrogates to find those records.
+INVALID_UTF8 = "String contains invalid or unsupported UTF8 codepoints"
+_SURROGATES = re.compile("[\udc80-\udcff]")
+
+
+def _decode(data: bytes) -> tuple[str, bool]:
+    try:
+        return data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "surrogateescape"), True
+
+
+def _printable(text: str) -> str:
+    """A raw line for stl_load_errors: invalid bytes shown as U+FFFD (PostgreSQL stores UTF-8 only)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _delimited(conv: _Converter, data: bytes, first_line: int) -> None:
     """CSV (RFC 4180 quoting) or Redshift's default delimited text (no quoting; ESCAPE: backslash)."""
     spec = conv.spec
-    text = data.decode("utf-8", "replace")
+    text, bad_utf8 = _decode(data)
     delimiter = spec.delimiter or ("," if spec.fmt == "csv" else "|")
     if spec.fmt == "csv":
         reader = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar=spec.quote or '"')
@@ -645,6 +684,9 @@ def _delimited(conv: _Converter, data: bytes, first_line: int) -> None:
             conv.error(line_no, delimiter.join(row), "", FieldError(reason, 1214))
             continue
         raw = delimiter.join(row)
+        if bad_utf8 and _SURROGATES.search(raw):
+            conv.error(line_no, _printable(raw), "", FieldError(INVALID_UTF8, 1220))
+            continue
         if null_as is not None:
             row = [None if f == null_as else f for f in row]
         conv.record(row, line_no, raw)

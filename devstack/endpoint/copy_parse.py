@@ -36,7 +36,6 @@ REFUSED = {
     "ACCEPTINVCHARS": "ACCEPTINVCHARS is not supported by the local endpoint",
     "EXPLICIT_IDS": "EXPLICIT_IDS is not supported by the local endpoint",
     "REMOVEQUOTES": "REMOVEQUOTES is not supported by the local endpoint",
-    "ROUNDEC": "ROUNDEC is not supported by the local endpoint",
     "SERIALIZETOJSON": "SERIALIZETOJSON applies to Parquet/ORC, which the local endpoint does not support",
     "JOB": "COPY JOB (auto-copy) is not supported by the local endpoint",
 }
@@ -77,6 +76,7 @@ class CopySpec:
     escape: bool = False
     max_error: int = 0
     no_load: bool = False
+    round_dec: bool = False
     gzip: bool = False
     bzip2: bool = False
     manifest: bool = False
@@ -386,6 +386,8 @@ class _Options:
             spec.max_error = 2**62
         elif word == "NOLOAD":
             spec.no_load = True
+        elif word == "ROUNDEC":
+            spec.round_dec = True
         elif word == "COMPROWS":
             self.integer(word, 1000, 2**31 - 1)
         elif word == "COMPUPDATE":

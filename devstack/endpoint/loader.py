@@ -26,6 +26,7 @@ from devstack.endpoint.convert import (
     convert_unit,
     decompress,
     max_length,
+    numeric_scale,
     parse_jsonpaths_file,
     split_chunks,
 )
@@ -91,7 +92,7 @@ def build_load_spec(spec: CopySpec, columns: tuple[Column, ...], paths) -> LoadS
         empty_as_null=spec.empty_as_null, truncate_columns=spec.truncate_columns, trim_blanks=spec.trim_blanks,
         fill_record=spec.fill_record, ignore_blank_lines=spec.ignore_blank_lines, escape=spec.escape,
         delimiter=delimiter, quote=spec.quote, ignore_header=spec.ignore_header, null_as=spec.null_as,
-        binary=spec.binary,
+        round_dec=spec.round_dec, binary=spec.binary,
     )
 
 
@@ -119,8 +120,8 @@ def resolve_columns(spec: CopySpec, table_cols: list[tuple[str, str]]) -> tuple[
     missing = [n for n in names if n not in by_name]
     if missing:
         raise LoadFailed(f"column \"{missing[0]}\" of relation \"{spec.table_name}\" does not exist", "42703")
-    return tuple(Column(n, column_kind(by_name[n]), max_length(by_name[n]), binary.binary_type(by_name[n]))
-                 for n in names)
+    return tuple(Column(n, column_kind(by_name[n]), max_length(by_name[n]), binary.binary_type(by_name[n]),
+                        numeric_scale(by_name[n])) for n in names)
 
 
 class Injector:

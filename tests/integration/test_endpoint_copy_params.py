@@ -200,7 +200,9 @@ def test_escape_example(rs, bucket, pg_server):
     table = unique("esc")
     run(rs, f"CREATE TABLE {table} (k INT, v VARCHAR(100))")
     bucket.put("esc/data.txt", b"1|The quick brown fox\\\njumped over the lazy dog.\n2| A\\\\B\\\\C\n3| A \\| B \\| C\n")
-    run(rs, f"COPY {table} FROM '{bucket.url('esc/')}' credentials '{CREDS}' ESCAPE")
+    # IAM_ROLE as in the page's examples: the endpoint uses its default credentials (moto's dummies).
+    run(rs, f"COPY {table} FROM '{bucket.url('esc/')}' IAM_ROLE 'arn:aws:iam::0123456789012:role/MyRedshiftRole' "
+            f"ESCAPE")
     assert rows(pg_server, f"SELECT v FROM {table} ORDER BY k") == [
         ("The quick brown fox\njumped over the lazy dog.",), (" A\\B\\C",), (" A | B | C",)]
     # Without ESCAPE a backslash is data.
@@ -237,9 +239,36 @@ def test_noload_checks_without_loading_and_ignoreallerrors(rs, bucket, pg_server
     assert rows(pg_server, f"SELECT a FROM {table} ORDER BY a") == [(1,), (3,)]
 
 
-def test_bzip2(rs, bucket, pg_server):
+def test_bzip2_quote_delimiter_encoding_access_keys(rs, bucket, pg_server):
+    """"Data format parameters" (CSV QUOTE, DELIMITER, BZIP2), "Authorization parameters" (access keys)."""
     table = unique("bz")
     run(rs, f"CREATE TABLE {table} (a INT, b VARCHAR(5))")
-    bucket.put("bz/data.csv.bz2", bz2.compress(b"1,x\n2,y\n"))
-    run(rs, f"COPY {table} FROM '{bucket.url('bz/')}' credentials '{CREDS}' CSV BZIP2")
-    assert rows(pg_server, f"SELECT a, b FROM {table} ORDER BY a") == [(1, "x"), (2, "y")]
+    bucket.put("bz/data.csv.bz2", bz2.compress(b"1;%x;y%\n2;%%%q%\n"))
+    run(rs, f"COPY {table} (a, b) FROM '{bucket.url('bz/')}' ACCESS_KEY_ID 'sparkify-local-key' "
+            f"SECRET_ACCESS_KEY 'sparkify-local-secret' CSV QUOTE AS '%' DELIMITER ';' BZIP2 ENCODING UTF8 "
+            f"COMPROWS 1000")
+    assert rows(pg_server, f"SELECT a, b FROM {table} ORDER BY a") == [(1, "x;y"), (2, "%q")]
+
+
+def test_roundec_example(rs, bucket, pg_server):
+    """"Data conversion parameters", ROUNDEC: 20.259 into DECIMAL(8,2) is 20.25, with ROUNDEC 20.26."""
+    table = unique("dec")
+    run(rs, f"CREATE TABLE {table} (k INT, v DECIMAL(8,2))")
+    bucket.put("dec/a.txt", b"1|20.259\n")
+    bucket.put("decj/a.json", b'{"k": 2, "v": 20.259}\n')
+    run(rs, f"COPY {table} FROM '{bucket.url('dec/')}' credentials '{CREDS}'")
+    run(rs, f"COPY {table} FROM '{bucket.url('decj/')}' credentials '{CREDS}' JSON 'auto'")
+    run(rs, f"COPY {table} FROM '{bucket.url('decj/')}' credentials '{CREDS}' JSON 'auto' ROUNDEC")
+    assert rows(pg_server, f"SELECT k, v::text FROM {table} ORDER BY k, v") == [
+        (1, "20.25"), (2, "20.25"), (2, "20.26")]
+
+
+def test_invalid_utf8_is_a_load_error(rs, bucket, pg_server):
+    """"Multibyte character load errors": without ACCEPTINVCHARS a record with invalid UTF-8 fails."""
+    table = unique("utf")
+    run(rs, f"CREATE TABLE {table} (k INT, v VARCHAR(10))")
+    bucket.put("utf/a.txt", b"1|ok\n2|bad\xff\n")
+    with pytest.raises(redshift_connector.ProgrammingError, match="Load into table"):
+        run(rs, f"COPY {table} FROM '{bucket.url('utf/')}' credentials '{CREDS}'")
+    err = rows(pg_server, f"SELECT line_number, err_code FROM stl_load_errors WHERE tablename = '{table}'")
+    assert err == [(2, 1220)]

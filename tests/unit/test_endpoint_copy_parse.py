@@ -108,7 +108,7 @@ def test_supported_parameters_parse():
     ("FIXEDWIDTH 'a:1'", "FIXEDWIDTH", "0A000"),
     ("LZOP", "LZOP", "0A000"), ("ZSTD", "ZSTD", "0A000"), ("ENCRYPTED", "ENCRYPTED", "0A000"),
     ("ACCEPTINVCHARS", "ACCEPTINVCHARS", "0A000"), ("EXPLICIT_IDS", "EXPLICIT_IDS", "0A000"),
-    ("REMOVEQUOTES", "REMOVEQUOTES", "0A000"), ("ROUNDEC", "ROUNDEC", "0A000"),
+    ("REMOVEQUOTES", "REMOVEQUOTES", "0A000"),
     ("ENCODING UTF16", "ENCODING", "0A000"), ("JSON 'noshred'", "noshred", "0A000"),
     ("SOMETHINGELSE", "SOMETHINGELSE", "42601"),
     ("JSON 'auto' CSV", "CSV", "42601"),                # "options not supported with JSON"
