@@ -122,12 +122,15 @@ def is_s3_copy(sig: list[Token]) -> bool:
     if not sig or sig[0].upper != "COPY":
         return False
     top = list(_top_level(sig))
+    clause = False   # past FROM/TO: the table's name (say, a table called "region") is no parameter
     for k, (_, tok) in enumerate(top):
-        if tok.upper == "FROM":
+        if tok.upper == "FROM" and not clause:
             nxt = top[k + 1][1] if k + 1 < len(top) else None
             if nxt is None or nxt.upper != "STDIN":
                 return True
-        if tok.upper in _REDSHIFT_WORDS:
+        if tok.upper in ("FROM", "TO"):
+            clause = True
+        elif clause and tok.upper in _REDSHIFT_WORDS:
             return True
     return False
 
@@ -184,7 +187,16 @@ def parse_credentials(text: str) -> dict[str, str]:
 
 
 def parse_copy(sig: list[Token]) -> CopySpec:
-    """Parse the significant tokens of one COPY statement (without a trailing ';')."""
+    """Parse the significant tokens of one COPY statement; any problem raises CopySyntaxError."""
+    try:
+        return _parse_copy(sig)
+    except CopySyntaxError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a parser slip must still never hand the text to PostgreSQL
+        raise CopySyntaxError(f"syntax error in COPY ({type(e).__name__})") from None
+
+
+def _parse_copy(sig: list[Token]) -> CopySpec:
     if sig and sig[-1].text == ";":
         sig = sig[:-1]
     if not sig or sig[0].upper != "COPY":

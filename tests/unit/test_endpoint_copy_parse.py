@@ -57,7 +57,8 @@ def test_redshift_copies_are_the_endpoints(sql):
 
 @pytest.mark.parametrize("sql", [
     "COPY t FROM STDIN", "COPY t (a) FROM stdin WITH (FORMAT csv)", "COPY t TO STDOUT",
-    "COPY (SELECT a FROM t) TO STDOUT", "SELECT 'COPY t FROM x'",
+    "COPY (SELECT a FROM t) TO STDOUT", "SELECT 'COPY t FROM x'", "COPY region FROM STDIN",
+    "COPY public.json (manifest) FROM STDIN WITH (FORMAT csv)", "COPY t TO STDOUT WITH CSV HEADER",
 ])
 def test_postgres_own_copies_pass(sql):
     assert not is_s3_copy(sig(sql))
