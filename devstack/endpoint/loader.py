@@ -229,7 +229,9 @@ class Injector:
                     if res.fatal is not None:
                         raise LoadFailed(res.fatal)
                     job.errors.extend(res.errors)
-                    if len(job.errors) > job.spec.max_error:
+                    # "Data load operations", MAXERROR: the load fails at error_count errors or more
+                    # (0 and 1 both fail on the first error).
+                    if len(job.errors) >= max(job.spec.max_error, 1):
                         raise LoadFailed(load_failed_message(job.table))
                     if not res.rows or job.spec.no_load:
                         continue  # NOLOAD: every record is checked, none is loaded
