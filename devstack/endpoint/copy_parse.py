@@ -143,8 +143,11 @@ def refusal_sql(error: CopySyntaxError) -> str:
     """
     msg = error.message.replace("'", "''")
     code = error.code if re.fullmatch(r"[0-9A-Z]{5}", error.code) else "42601"
-    return (f"DO $redshift_copy$ BEGIN RAISE EXCEPTION USING MESSAGE = '{msg}', ERRCODE = '{code}'; "
-            f"END $redshift_copy$")
+    tag, n = "$redshift_copy$", 0
+    while tag in msg:  # the message quotes user text: keep the dollar quote closed where it should be
+        n += 1
+        tag = f"$redshift_copy{n}$"
+    return f"DO {tag} BEGIN RAISE EXCEPTION USING MESSAGE = '{msg}', ERRCODE = '{code}'; END {tag}"
 
 
 def _name(sig: list[Token], i: int) -> tuple[str, list[str], int]:

@@ -76,6 +76,11 @@ def test_unparseable_copy_never_reaches_postgres_as_text():
         assert SECRET not in out and out.startswith("DO $redshift_copy$"), out
 
 
+def test_refusal_quotes_user_text_safely():
+    rw = rewrite("COPY t FROM 's3://b/p' DATEFORMAT 'x$redshift_copy$; DROP TABLE t; --'")
+    assert rw.sql.startswith("DO $redshift_copy1$ ") and rw.sql.endswith(" END $redshift_copy1$")
+
+
 # ---------------------------------------------------------------- parameters (COPY parameter reference)
 
 def test_supported_parameters_parse():
