@@ -56,6 +56,14 @@ INDEX_LOCK_TIMEOUT = "2s"
 INDEX_RETRY_DELAYS = (1, 5, 15, 30, 60)
 
 
+async def create_system_tables(conn: psycopg.AsyncConnection) -> None:
+    for ddl in SYSTEM_DDL:
+        try:
+            await conn.execute(ddl)
+        except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject):
+            pass  # another endpoint created it concurrently
+
+
 class Admin:
     """Lazily opened autocommit connections, one per (database, user), guarded by a lock."""
 
@@ -101,13 +109,7 @@ class Admin:
         if key in self._ready:
             return
 
-        async def q(conn):
-            for ddl in SYSTEM_DDL:
-                try:
-                    await conn.execute(ddl)
-                except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject):
-                    pass  # another endpoint created it concurrently
-        await self._run(dbname, user, q)
+        await self._run(dbname, user, create_system_tables)
         self._ready.add(key)
 
     async def ensure_system_tables(self, dbname: str, user: str) -> None:
@@ -133,6 +135,14 @@ class Admin:
         started = started or datetime.now(UTC).replace(tzinfo=None)
 
         async def q(conn):
+            try:
+                return await insert(conn)
+            except psycopg.errors.UndefinedTable:
+                # Dropped since this endpoint created it (say, a reset that drops every table).
+                await create_system_tables(conn)
+                return await insert(conn)
+
+        async def insert(conn):
             cur = await conn.execute("SELECT nextval('public.stl_load_errors_query_seq')")
             query_id = (await cur.fetchone())[0]
             rows = [
