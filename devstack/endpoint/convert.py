@@ -103,6 +103,7 @@ class LoadSpec:
     ignore_header: int = 0
     null_as: str | None = None
     round_dec: bool = False                     # ROUNDEC: round excess decimals (default: truncate)
+    accept_inv_chars: str | None = None         # ACCEPTINVCHARS: replacement for each invalid byte
     binary: bool = False                        # rows in binary COPY format (see binary.py)
 
 
@@ -611,7 +612,7 @@ def _json_stream(conv: _Converter, data: bytes, start: int, line_no: int) -> Non
     A value that does not parse is recorded as a bad record for its line, and decoding resumes
     on the next line.
     """
-    text, bad_utf8 = _decode(data[start:])
+    text, bad_utf8 = _decode(data[start:], conv.spec.accept_inv_chars)
     pos, n = 0, len(text)
     counted = 0  # text position up to which newlines were counted into line_no
     ws = re.compile(r"\s*")
@@ -644,11 +645,16 @@ INVALID_UTF8 = "String contains invalid or unsupported UTF8 codepoints"
 _SURROGATES = re.compile("[\udc80-\udcff]")
 
 
-def _decode(data: bytes) -> tuple[str, bool]:
+def _decode(data: bytes, replacement: str | None = None) -> tuple[str, bool]:
+    """Text, and whether it holds invalid bytes (as surrogates; with ACCEPTINVCHARS: replaced)."""
     try:
         return data.decode("utf-8"), False
     except UnicodeDecodeError:
-        return data.decode("utf-8", "surrogateescape"), True
+        text = data.decode("utf-8", "surrogateescape")
+        if replacement is not None:
+            # "ACCEPTINVCHARS": each invalid byte becomes the replacement character.
+            return _SURROGATES.sub(replacement, text), False
+        return text, True
 
 
 def _printable(text: str) -> str:
@@ -659,7 +665,7 @@ def _printable(text: str) -> str:
 def _delimited(conv: _Converter, data: bytes, first_line: int) -> None:
     """CSV (RFC 4180 quoting) or Redshift's default delimited text (no quoting; ESCAPE: backslash)."""
     spec = conv.spec
-    text, bad_utf8 = _decode(data)
+    text, bad_utf8 = _decode(data, spec.accept_inv_chars)
     delimiter = spec.delimiter or ("," if spec.fmt == "csv" else "|")
     if spec.fmt == "csv":
         reader = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar=spec.quote or '"')

@@ -33,7 +33,6 @@ REFUSED = {
     "SSH": "COPY from remote hosts (SSH) is not supported by the local endpoint",
     "READRATIO": "READRATIO applies to COPY from DynamoDB, which the local endpoint does not support",
     "ACCEPTANYDATE": "ACCEPTANYDATE is not supported by the local endpoint",
-    "ACCEPTINVCHARS": "ACCEPTINVCHARS is not supported by the local endpoint",
     "EXPLICIT_IDS": "EXPLICIT_IDS is not supported by the local endpoint",
     "REMOVEQUOTES": "REMOVEQUOTES is not supported by the local endpoint",
     "SERIALIZETOJSON": "SERIALIZETOJSON applies to Parquet/ORC, which the local endpoint does not support",
@@ -77,6 +76,7 @@ class CopySpec:
     max_error: int = 0
     no_load: bool = False
     round_dec: bool = False
+    accept_inv_chars: str | None = None   # ACCEPTINVCHARS: the replacement character
     gzip: bool = False
     bzip2: bool = False
     manifest: bool = False
@@ -403,6 +403,12 @@ class _Options:
             spec.no_load = True
         elif word == "ROUNDEC":
             spec.round_dec = True
+        elif word == "ACCEPTINVCHARS":
+            spec.accept_inv_chars = "?"
+            if (n := self.peek()) is not None and (n.kind == "str" or n.upper == "AS"):
+                spec.accept_inv_chars = self.char(word)
+                if spec.accept_inv_chars == "\0":
+                    raise CopySyntaxError("COPY parameter ACCEPTINVCHARS: the replacement cannot be NUL")
         elif word == "COMPROWS":
             self.integer(word, 1000, 2**31 - 1)
         elif word == "COMPUPDATE":

@@ -92,7 +92,7 @@ def build_load_spec(spec: CopySpec, columns: tuple[Column, ...], paths) -> LoadS
         empty_as_null=spec.empty_as_null, truncate_columns=spec.truncate_columns, trim_blanks=spec.trim_blanks,
         fill_record=spec.fill_record, ignore_blank_lines=spec.ignore_blank_lines, escape=spec.escape,
         delimiter=delimiter, quote=spec.quote, ignore_header=spec.ignore_header, null_as=spec.null_as,
-        round_dec=spec.round_dec, binary=spec.binary,
+        round_dec=spec.round_dec, accept_inv_chars=spec.accept_inv_chars, binary=spec.binary,
     )
 
 

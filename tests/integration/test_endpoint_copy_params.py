@@ -280,3 +280,14 @@ def test_invalid_utf8_is_a_load_error(rs, bucket, pg_server):
         run(rs, f"COPY {table} FROM '{bucket.url('utf/')}' credentials '{CREDS}'")
     err = rows(pg_server, f"SELECT line_number, err_code FROM stl_load_errors WHERE tablename = '{table}'")
     assert err == [(2, 1220)]
+
+
+def test_acceptinvchars_replaces_each_invalid_byte(rs, bucket, pg_server):
+    """"Data conversion parameters", ACCEPTINVCHARS: an invalid three-byte character with '^' is '^^^'."""
+    table = unique("inv")
+    run(rs, f"CREATE TABLE {table} (k INT, v VARCHAR(20))")
+    bucket.put("inv/a.txt", b"1|a\xe2\x28\xa1b\n2|ok\n")
+    bucket.put("invj/a.json", b'{"k": 3, "v": "c\xffd"}\n')
+    run(rs, f"COPY {table} FROM '{bucket.url('inv/')}' credentials '{CREDS}' ACCEPTINVCHARS AS '^'")
+    run(rs, f"COPY {table} FROM '{bucket.url('invj/')}' credentials '{CREDS}' JSON 'auto' ACCEPTINVCHARS")
+    assert rows(pg_server, f"SELECT k, v FROM {table} ORDER BY k") == [(1, "a^(^b"), (2, "ok"), (3, "c?d")]
