@@ -104,6 +104,7 @@ class LoadSpec:
     null_as: str | None = None
     round_dec: bool = False                     # ROUNDEC: round excess decimals (default: truncate)
     accept_inv_chars: str | None = None         # ACCEPTINVCHARS: replacement for each invalid byte
+    accept_any_date: bool = False               # ACCEPTANYDATE: a date/time that does not match is NULL
     binary: bool = False                        # rows in binary COPY format (see binary.py)
 
 
@@ -360,6 +361,8 @@ def make_slow_converter(col: Column, spec: LoadSpec):
                 return timefmt.parse_timestamp(fmt, s)
             return timefmt.parse_timestamptz(s)   # tstz: the default format (a custom one is refused)
         except ValueError:
+            if spec.accept_any_date and kind in ("date", "ts"):
+                return ""   # "ACCEPTANYDATE": inserts NULL when the value does not match the format
             raise FieldError(f"Invalid {what} format or value [{shown}]", 1205 if kind == "date" else 1206,
                              v) from None
 

@@ -32,7 +32,6 @@ REFUSED = {
     "MASTER_SYMMETRIC_KEY": "client-side encrypted objects are not supported by the local endpoint",
     "SSH": "COPY from remote hosts (SSH) is not supported by the local endpoint",
     "READRATIO": "READRATIO applies to COPY from DynamoDB, which the local endpoint does not support",
-    "ACCEPTANYDATE": "ACCEPTANYDATE is not supported by the local endpoint",
     "EXPLICIT_IDS": "EXPLICIT_IDS is not supported by the local endpoint",
     "REMOVEQUOTES": "REMOVEQUOTES is not supported by the local endpoint",
     "SERIALIZETOJSON": "SERIALIZETOJSON applies to Parquet/ORC, which the local endpoint does not support",
@@ -77,6 +76,7 @@ class CopySpec:
     no_load: bool = False
     round_dec: bool = False
     accept_inv_chars: str | None = None   # ACCEPTINVCHARS: the replacement character
+    accept_any_date: bool = False
     gzip: bool = False
     bzip2: bool = False
     manifest: bool = False
@@ -403,6 +403,8 @@ class _Options:
             spec.no_load = True
         elif word == "ROUNDEC":
             spec.round_dec = True
+        elif word == "ACCEPTANYDATE":
+            spec.accept_any_date = True
         elif word == "ACCEPTINVCHARS":
             spec.accept_inv_chars = "?"
             if (n := self.peek()) is not None and (n.kind == "str" or n.upper == "AS"):

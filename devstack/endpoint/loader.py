@@ -92,7 +92,8 @@ def build_load_spec(spec: CopySpec, columns: tuple[Column, ...], paths) -> LoadS
         empty_as_null=spec.empty_as_null, truncate_columns=spec.truncate_columns, trim_blanks=spec.trim_blanks,
         fill_record=spec.fill_record, ignore_blank_lines=spec.ignore_blank_lines, escape=spec.escape,
         delimiter=delimiter, quote=spec.quote, ignore_header=spec.ignore_header, null_as=spec.null_as,
-        round_dec=spec.round_dec, accept_inv_chars=spec.accept_inv_chars, binary=spec.binary,
+        round_dec=spec.round_dec, accept_inv_chars=spec.accept_inv_chars, accept_any_date=spec.accept_any_date,
+        binary=spec.binary,
     )
 
 
@@ -102,6 +103,13 @@ def compression(spec: CopySpec) -> str | None:
 
 def check_formats(spec: CopySpec, columns: tuple[Column, ...]) -> None:
     """TIMEFORMAT strings apply to TIMESTAMP columns; TIMESTAMPTZ takes the default or 'auto' only."""
+    if spec.accept_any_date:
+        # PostgreSQL's own parser decides 'auto' values: a mismatch cannot be turned into NULL.
+        for col in columns:
+            fmt = spec.dateformat if col.kind == "date" else spec.timeformat if col.kind == "ts" else None
+            if fmt == "auto":
+                raise LoadFailed(f"ACCEPTANYDATE with {'DATEFORMAT' if col.kind == 'date' else 'TIMEFORMAT'} "
+                                 "'auto' is not supported by the local endpoint (give a format string)", "0A000")
     fmt = spec.timeformat
     if fmt is None or fmt in ("auto", "epochsecs", "epochmillisecs"):
         return

@@ -133,8 +133,8 @@ def test_unsupported_option_is_named(endpoint, bucket):
     bucket.put("x/a.json", b'{"a": 1}')
     with psycopg.connect(endpoint.dsn(), autocommit=True) as c:
         c.execute(f"CREATE TABLE {table} (a INT)")
-        with pytest.raises(psycopg.errors.FeatureNotSupported, match="ACCEPTANYDATE"):
-            c.execute(f"COPY {table} FROM '{bucket.url('x/')}' credentials '{CREDS}' JSON 'auto' ACCEPTANYDATE")
+        with pytest.raises(psycopg.errors.FeatureNotSupported, match="EXPLICIT_IDS"):
+            c.execute(f"COPY {table} FROM '{bucket.url('x/')}' credentials '{CREDS}' JSON 'auto' EXPLICIT_IDS")
 
 
 def _load_errors(pg_server, table: str):

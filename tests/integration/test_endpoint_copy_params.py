@@ -90,6 +90,15 @@ def test_dateformat_and_timeformat_strings(rs, bucket, pg_server):
                    (3, "2018-11-02", "2018-11-02 13:05:00")]
 
 
+def test_acceptanydate_loads_null_for_dates_that_do_not_match(rs, bucket, pg_server):
+    """"Data conversion parameters", ACCEPTANYDATE: 00/00/00 loads without error, as NULL."""
+    table = unique("anyd")
+    run(rs, f"CREATE TABLE {table} (k INT, d DATE)")
+    bucket.put("anyd/a.txt", b"1|00/00/00\n2|31/12/18\n")
+    run(rs, f"COPY {table} FROM '{bucket.url('anyd/')}' credentials '{CREDS}' ACCEPTANYDATE DATEFORMAT 'DD/MM/YY'")
+    assert rows(pg_server, f"SELECT k, d::text FROM {table} ORDER BY k") == [(1, None), (2, "2018-12-31")]
+
+
 def test_default_date_format_rejects_other_orders(rs, bucket, pg_server):
     """No DATEFORMAT: the default is 'YYYY-MM-DD' (Data conversion parameters), not a guess."""
     table = unique("dflt")
@@ -108,7 +117,7 @@ def test_default_date_format_rejects_other_orders(rs, bucket, pg_server):
 @pytest.mark.parametrize("option, named, sqlstate", [
     ("MAXERROR 'ten'", "MAXERROR", "42601"),
     ("TIMEFORMAT 'epochmilisecs'", "TIMEFORMAT", "42601"),
-    ("ACCEPTANYDATE", "ACCEPTANYDATE", "0A000"),
+    ("EXPLICIT_IDS", "EXPLICIT_IDS", "0A000"),
     ("FORMAT AS PARQUET", "PARQUET", "0A000"),
 ])
 def test_bad_or_unsupported_copy_is_answered_without_postgres_seeing_the_secret(endpoint, bucket, pg_server,

@@ -109,7 +109,6 @@ def test_supported_parameters_parse():
     ("DATEFORMAT 'YYYY-MM-DD TZ'", "time zone", "42601"),
     ("IGNOREHEADER -1", "IGNOREHEADER", "42601"),
     ("COMPROWS 10", "COMPROWS", "42601"),
-    ("JSON 'auto' ACCEPTANYDATE", "ACCEPTANYDATE", "0A000"),
     ("FORMAT AS PARQUET", "PARQUET", "0A000"),
     ("FIXEDWIDTH 'a:1'", "FIXEDWIDTH", "0A000"),
     ("LZOP", "LZOP", "0A000"), ("ZSTD", "ZSTD", "0A000"), ("ENCRYPTED", "ENCRYPTED", "0A000"),
