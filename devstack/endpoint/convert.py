@@ -341,7 +341,8 @@ def make_slow_converter(col: Column, spec: LoadSpec):
 
     fmt = spec.dateformat if kind == "date" else spec.timeformat
     what = "date" if kind == "date" else "timestamp"
-    shown = fmt or (timefmt.DEFAULT_DATE if kind == "date" else timefmt.DEFAULT_TIMESTAMP)
+    # Redshift words the default timestamp format as "[YYYY-MM-DD HH24:MI:SS]" in its load errors.
+    shown = fmt or (timefmt.DEFAULT_DATE if kind == "date" else "YYYY-MM-DD HH24:MI:SS")
 
     def time_value(v: object) -> str:
         if fmt in ("epochmillisecs", "epochsecs") and kind in ("ts", "tstz"):

@@ -280,3 +280,13 @@ def test_json_ignoreheader_counts_lines():
     spec = LoadSpec((Column("a", "int4"),), fmt="json", json_mode="auto", ignore_header=2)
     res = convert_unit(spec, "u", b'header line\n{"a": 0}\n{"a": 1}\n{"a": 2}\n')
     assert res.data == b"1\n2\n" and list(res.lines) == [3, 4]
+
+
+def test_iso_8601_needs_timeformat_auto():
+    """ISO 8601 is one of the formats only 'auto' recognises ("Using automatic recognition")."""
+    spec = LoadSpec((Column("t", "ts"),), fmt="json", json_mode="auto")
+    res = convert_unit(spec, "s3://b/k", b'{"t": "2018-11-01T10:00:00"}\n')
+    assert [(e.err_code, e.err_reason) for e in res.errors] == [
+        (1206, "Invalid timestamp format or value [YYYY-MM-DD HH24:MI:SS]")]
+    auto = LoadSpec((Column("t", "ts"),), fmt="json", json_mode="auto", timeformat="auto")
+    assert convert_unit(auto, "s3://b/k", b'{"t": "2018-11-01T10:00:00"}\n').data == b'"2018-11-01T10:00:00"\n'
