@@ -86,7 +86,7 @@ def field_expr(i: int, col: Column, spec: LoadSpec, get: str) -> str:
     v = f"(v := {get})"
     slow = f"(NULL if v is None else B[{i}](v))"
     enc = col.binary
-    plain_text = not (spec.empty_as_null or spec.blanks_as_null)
+    plain_text = not (spec.empty_as_null or spec.blanks_as_null or spec.trim_blanks)
     if enc == "text" and plain_text:
         fits = "" if col.maxlen is None else f" and len(v) <= {col.maxlen}"
         # UTF-8 takes at most 4 bytes a character: short columns always index LENGTHS.

@@ -29,6 +29,9 @@ CREATE TABLE IF NOT EXISTS public.stl_load_errors (
 );
 CREATE SEQUENCE IF NOT EXISTS public.stl_load_errors_query_seq;
 """
+# Every system table/view the endpoint provides, created idempotently in each database the first
+# time an authenticated session is ready there (Admin.ensure_system_tables).
+SYSTEM_DDL: list[str] = [STL_LOAD_ERRORS_DDL]
 
 COLUMNS_SQL = """
 SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attrelid::integer
@@ -53,6 +56,14 @@ INDEX_LOCK_TIMEOUT = "2s"
 INDEX_RETRY_DELAYS = (1, 5, 15, 30, 60)
 
 
+async def create_system_tables(conn: psycopg.AsyncConnection) -> None:
+    for ddl in SYSTEM_DDL:
+        try:
+            await conn.execute(ddl)
+        except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject):
+            pass  # another endpoint created it concurrently
+
+
 class Admin:
     """Lazily opened autocommit connections, one per (database, user), guarded by a lock.
 
@@ -66,6 +77,7 @@ class Admin:
         self._conns: dict[tuple[str, str, str], psycopg.AsyncConnection] = {}
         self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
         self._ready: set[tuple[str, str]] = set()
+        self._attempted: set[tuple[str, str]] = set()
 
     def _login(self, user: str) -> str:
         if self.user and user != self.user:
@@ -107,13 +119,24 @@ class Admin:
         if key in self._ready:
             return
 
-        async def q(conn):
-            try:
-                await conn.execute(STL_LOAD_ERRORS_DDL)
-            except psycopg.errors.UniqueViolation:
-                pass  # another endpoint created it concurrently
-        await self._run(dbname, user, q)
+        await self._run(dbname, user, create_system_tables)
         self._ready.add(key)
+
+    async def ensure_system_tables(self, dbname: str, user: str) -> None:
+        """Create the endpoint's system tables in a database once per endpoint; never raises.
+
+        Called when a session is ready (after authentication), so ``stl_load_errors`` can be
+        queried on a fresh database before its first load. One attempt per database and user:
+        a failure is logged and the first failed COPY tries again.
+        """
+        key = (dbname, self.user or user)
+        if key in self._ready or key in self._attempted:
+            return
+        self._attempted.add(key)
+        try:
+            await self.ensure_table(dbname, user)
+        except Exception as e:  # noqa: BLE001 - a missing system table must not refuse the session
+            log.warning("could not create the system tables in %s: %s", dbname, e)
 
     async def record(self, dbname: str, user: str, *, table: str, tbl_oid: int | None, session: int | None,
                      errors: Sequence[RowError], started: datetime | None = None) -> int:
@@ -122,6 +145,14 @@ class Admin:
         started = started or datetime.now(UTC).replace(tzinfo=None)
 
         async def q(conn):
+            try:
+                return await insert(conn)
+            except psycopg.errors.UndefinedTable:
+                # Dropped since this endpoint created it (say, a reset that drops every table).
+                await create_system_tables(conn)
+                return await insert(conn)
+
+        async def insert(conn):
             cur = await conn.execute("SELECT nextval('public.stl_load_errors_query_seq')")
             query_id = (await cur.fetchone())[0]
             rows = [

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import gzip
 import logging
 import time
 from array import array
@@ -19,12 +18,15 @@ from devstack.endpoint import binary, s3source
 from devstack.endpoint import protocol as p
 from devstack.endpoint.convert import (
     Column,
+    JsonPathsError,
     LoadSpec,
     RowError,
     UnitResult,
     column_kind,
     convert_unit,
+    decompress,
     max_length,
+    numeric_scale,
     parse_jsonpaths_file,
     split_chunks,
 )
@@ -87,9 +89,37 @@ def build_load_spec(spec: CopySpec, columns: tuple[Column, ...], paths) -> LoadS
     return LoadSpec(
         columns=columns, fmt=spec.fmt, json_mode=json_mode, paths=tuple(paths or ()),
         timeformat=spec.timeformat, dateformat=spec.dateformat, blanks_as_null=spec.blanks_as_null,
-        empty_as_null=spec.empty_as_null, truncate_columns=spec.truncate_columns, delimiter=delimiter,
-        quote=spec.quote, ignore_header=spec.ignore_header, null_as=spec.null_as, binary=spec.binary,
+        empty_as_null=spec.empty_as_null, truncate_columns=spec.truncate_columns, trim_blanks=spec.trim_blanks,
+        fill_record=spec.fill_record, ignore_blank_lines=spec.ignore_blank_lines, escape=spec.escape,
+        delimiter=delimiter, quote=spec.quote, ignore_header=spec.ignore_header, null_as=spec.null_as,
+        round_dec=spec.round_dec, accept_inv_chars=spec.accept_inv_chars, accept_any_date=spec.accept_any_date,
+        binary=spec.binary,
     )
+
+
+def compression(spec: CopySpec) -> str | None:
+    return "gzip" if spec.gzip else "bzip2" if spec.bzip2 else None
+
+
+def check_formats(spec: CopySpec, columns: tuple[Column, ...]) -> None:
+    """TIMEFORMAT strings apply to TIMESTAMP columns; TIMESTAMPTZ takes the default or 'auto' only."""
+    if spec.accept_any_date:
+        # PostgreSQL's own parser decides 'auto' values: a mismatch cannot be turned into NULL.
+        for col in columns:
+            fmt = spec.dateformat if col.kind == "date" else spec.timeformat if col.kind == "ts" else None
+            if fmt == "auto":
+                raise LoadFailed(f"ACCEPTANYDATE with {'DATEFORMAT' if col.kind == 'date' else 'TIMEFORMAT'} "
+                                 "'auto' is not supported by the local endpoint (give a format string)", "0A000")
+    fmt = spec.timeformat
+    if fmt is None or fmt in ("auto", "epochsecs", "epochmillisecs"):
+        return
+    for col in columns:
+        if col.kind == "tstz":
+            raise LoadFailed(f"TIMEFORMAT '{fmt}' cannot load TIMESTAMPTZ column \"{col.name}\": Redshift "
+                             "loads TIMESTAMPTZ in the default format or with TIMEFORMAT 'auto'", "0A000")
+        if col.kind == "time":
+            raise LoadFailed(f"TIMEFORMAT '{fmt}' for TIME column \"{col.name}\" is not supported by the "
+                             "local endpoint", "0A000")
 
 
 def resolve_columns(spec: CopySpec, table_cols: list[tuple[str, str]]) -> tuple[Column, ...]:
@@ -98,8 +128,8 @@ def resolve_columns(spec: CopySpec, table_cols: list[tuple[str, str]]) -> tuple[
     missing = [n for n in names if n not in by_name]
     if missing:
         raise LoadFailed(f"column \"{missing[0]}\" of relation \"{spec.table_name}\" does not exist", "42703")
-    return tuple(Column(n, column_kind(by_name[n]), max_length(by_name[n]), binary.binary_type(by_name[n]))
-                 for n in names)
+    return tuple(Column(n, column_kind(by_name[n]), max_length(by_name[n]), binary.binary_type(by_name[n]),
+                        numeric_scale(by_name[n])) for n in names)
 
 
 class Injector:
@@ -120,15 +150,16 @@ class Injector:
                 # The statement was prepared as binary COPY for other column types (table recreated).
                 raise LoadFailed(f"the columns of {spec.target} changed since the COPY was prepared; "
                                  "prepare the statement again", "0A000")
+            check_formats(spec, job.columns)
             client = self.s3.client(spec.credentials, spec.region)
             paths = None
             if spec.fmt == "json" and spec.json_mode.strip().lower().startswith("s3://"):
                 raw = await asyncio.to_thread(s3source.get_bytes, client, spec.json_mode.strip())
                 try:
                     paths = parse_jsonpaths_file(raw)
-                except ValueError as e:
-                    raise LoadFailed(f"Invalid JSONPath format: {e}") from e
-                if len(paths) != len(job.columns):
+                except JsonPathsError as e:
+                    raise LoadFailed(str(e)) from None
+                if paths is not None and len(paths) != len(job.columns):
                     raise LoadFailed(
                         "Number of jsonpaths and the number of columns should match. "
                         f"JSONPath size: {len(paths)}, Number of columns in table or column list: "
@@ -162,7 +193,7 @@ class Injector:
     async def _convert_object(self, job: CopyJob, client, load_spec: LoadSpec,
                               obj: s3source.S3Object) -> list[tuple[str, UnitResult]]:
         loop = asyncio.get_running_loop()
-        gz = job.spec.gzip
+        gz = compression(job.spec)
         if self.pool is not None and obj.size <= WORKER_FETCH_BYTES:
             result = await loop.run_in_executor(self.pool, fetch_and_convert, self.s3.endpoint_url,
                                                 job.spec.credentials, job.spec.region, load_spec, obj.url, gz)
@@ -177,7 +208,7 @@ class Injector:
 
         if gz or len(data) <= CHUNK_BYTES:
             return [(obj.url, await run(load_spec, obj.url, data, 1, True, gz))]
-        chunks = split_chunks(data, CHUNK_BYTES)
+        chunks = split_chunks(data, CHUNK_BYTES, load_spec)
         results = await asyncio.gather(*(run(load_spec, obj.url, c, line, False, False) for c, line in chunks))
         if any(r.needs_whole_object for r in results):
             return [(obj.url, await run(load_spec, obj.url, data, 1, True, False))]
@@ -203,11 +234,15 @@ class Injector:
                 results = await pending.pop(0)
                 refill()
                 for url, res in results:
+                    if res.fatal is not None:
+                        raise LoadFailed(res.fatal)
                     job.errors.extend(res.errors)
-                    if len(job.errors) > job.spec.max_error:
+                    # "Data load operations", MAXERROR: the load fails at error_count errors or more
+                    # (0 and 1 both fail on the first error).
+                    if len(job.errors) >= max(job.spec.max_error, 1):
                         raise LoadFailed(load_failed_message(job.table))
-                    if not res.rows:
-                        continue
+                    if not res.rows or job.spec.no_load:
+                        continue  # NOLOAD: every record is checked, none is loaded
                     job.line_map.append((copy_line, url, res.lines))
                     copy_line += res.rows
                     job.rows += res.rows
@@ -227,7 +262,10 @@ class Injector:
 def raw_line_of(client, url: str, line: int, gz: bool) -> str:
     """Re-read one line of an object (only on the error path, for stl_load_errors.raw_line)."""
     data = s3source.get_bytes(client, url)
-    if gz:
-        data = gzip.decompress(data)
+    # The relay passes spec.gzip only: a BZIP2 object is recognised by its magic bytes.
+    if data[:3] == b"BZh" and data[4:10] == b"1AY&SY":
+        data = decompress(data, "bzip2")
+    elif gz:
+        data = decompress(data, "gzip")
     lines = data.split(b"\n")
     return lines[line - 1].decode("utf-8", "replace")[:1024] if 0 < line <= len(lines) else ""

@@ -511,6 +511,8 @@ class Session:
             return await self._copy_error(job, fields, out)
         if mtype == b"Z":
             self.unload_expect.pop(self.segments_seen, None)
+            if self.segments_seen == 0:  # the session is authenticated and ready: system tables first
+                await self.ep.admin.ensure_system_tables(self.startup.database, self.startup.user)
             self.expect.pop(self.segments_seen, None)
             self.key_expect.pop(self.segments_seen, None)
             self._on_ready(body[:1])

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from devstack.endpoint import dialect, unload
-from devstack.endpoint.copy_parse import CopySpec, CopySyntaxError, is_s3_copy, parse_copy
+from devstack.endpoint.copy_parse import CopySpec, CopySyntaxError, is_s3_copy, parse_copy, refusal_sql
 from devstack.endpoint.tokens import Token, join, split_statements, string_value, tokenize, unquote_ident
 
 _TABLE_ATTRS = {"DISTSTYLE", "DISTKEY", "SORTKEY", "COMPOUND", "INTERLEAVED", "ENCODE", "BACKUP"}
@@ -234,8 +234,10 @@ def _hash_name(tok: Token) -> str:
 def _rewrite_copy(tokens: list[Token], sig_idx: list[int], sig: list[Token], result: Rewritten) -> str:
     try:
         spec = parse_copy(sig)
-    except (CopySyntaxError, ValueError):
-        return join(tokens)  # leave it to PostgreSQL to complain
+    except CopySyntaxError as e:
+        # Never pass the COPY text on: PostgreSQL would log it, credentials and all.
+        semicolon = ";" if sig[-1].text == ";" else ""
+        return f"{join(tokens[: sig_idx[0]])}{refusal_sql(e)}{semicolon}"
     k = len(result.copies)
     spec.binary = k < len(result.binary) and result.binary[k]
     result.copies.append(spec)

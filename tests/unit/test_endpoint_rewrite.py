@@ -103,8 +103,10 @@ def test_copy_options_variants():
     csv = spec("CSV QUOTE AS '\"' DELIMITER ';' IGNOREHEADER 1 NULL AS '\\N' DATEFORMAT 'YYYY-MM-DD' MANIFEST")
     assert (csv.fmt, csv.delimiter, csv.ignore_header, csv.null_as, csv.manifest) == ("csv", ";", 1, "\\N", True)
     assert spec("").credentials == {"aws_iam_role": "arn:aws:iam::1:role/r"}
-    assert "FILLRECORD" in spec("JSON 'auto' FILLRECORD").error
-    assert "PARQUET" in spec("FORMAT AS PARQUET").error
+    # Refusals never reach PostgreSQL as COPY text (see tests/unit/test_endpoint_copy_parse.py).
+    refused = rewrite("COPY t FROM 's3://b/p' IAM_ROLE 'arn:aws:iam::1:role/r' JSON 'auto' FILLRECORD")
+    assert not refused.copies and refused.sql.startswith("DO $redshift_copy$") and "FILLRECORD" in refused.sql
+    assert "PARQUET" in rewrite("COPY t FROM 's3://b/p' IAM_ROLE 'arn:aws:iam::1:role/r' FORMAT AS PARQUET").sql
 
 
 def test_own_copy_from_stdin_is_left_alone():
