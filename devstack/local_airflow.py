@@ -195,7 +195,9 @@ class LocalAirflow:
                 "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{username}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+            # airflow_settings/airflow_local_settings.py: secrets masking on the components' consoles.
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "devstack" / "airflow_settings"), str(ROOT),
+                                                        os.environ.get("PYTHONPATH")])),
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
             **self.extra_env,
         }
@@ -432,11 +434,19 @@ class AirflowApi:
         return response.json()
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
-        """The task's log as text (structured lines joined)."""
+        """The task's log as text: one line per record, its message first, then its other fields
+        (exceptions included) as JSON."""
         response = self.client.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
-                                   params={"full_content": True}, headers={"Accept": "text/plain"})
+                                   params={"full_content": True}, headers={"Accept": "application/json"})
         response.raise_for_status()
-        return response.text
+        lines = []
+        for record in response.json()["content"]:
+            if isinstance(record, dict):
+                rest = {key: value for key, value in record.items() if key not in ("event", "timestamp")}
+                lines.append(f"{record.get('timestamp', '')} {record.get('event', '')} {json.dumps(rest)}")
+            else:
+                lines.append(str(record))
+        return "\n".join(lines)
 
     def close(self) -> None:
         self.client.close()

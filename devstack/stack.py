@@ -153,10 +153,16 @@ class Stack:
         """The connections and variables that point the unchanged DAG at this stack."""
         cfg = self.config
         redshift = self.endpoint_spec().airflow_connection("redshift")
+        # The keys go in the extra, not login/password: Airflow's masker hides extra values whose
+        # names look sensitive ("access_key", "secret"), so neither the key id nor the secret shows in
+        # task logs (the COPY's CREDENTIALS clause), while a login would be printed in clear.
         aws = {
-            "conn_type": "aws", "login": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            "password": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            "extra": {"endpoint_url": self.s3.endpoint_url, "region_name": DUMMY_CREDENTIALS["AWS_DEFAULT_REGION"]},
+            "conn_type": "aws",
+            "extra": {
+                "aws_access_key_id": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                "aws_secret_access_key": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                "endpoint_url": self.s3.endpoint_url, "region_name": DUMMY_CREDENTIALS["AWS_DEFAULT_REGION"],
+            },
         }
         return {
             "AIRFLOW_CONN_REDSHIFT_DEFAULT": json.dumps(redshift),
