@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import subprocess
 import sys
 import time
@@ -229,9 +230,42 @@ class LocalAirflow:
         self.run_dir.chmod(0o700)
         self.endpoint, note = self.choose_endpoint()
         (self.run_dir / "api.json").write_text(json.dumps({"host": self.endpoint.host, "port": self.endpoint.port}))
+        self.write_config()
         self.stack.postgres.ensure_role_database("airflow", self.stack.config.airflow_db_password, "airflow")
         self.migrate()
         return note
+
+    def write_config(self) -> None:
+        """`<home>/airflow.cfg` for the `airflow` CLI in the user's shell (`AIRFLOW_HOME=<home> airflow ...`):
+        the same database, executor, auth and api-server as the components, and no secret (the
+        metadata DB URI comes from a command that reads stack.json)."""
+        username, _ = self.login
+        uri_cmd = " ".join(shlex.quote(part) for part in (
+            sys.executable, str(ROOT / "devstack" / "airflow_settings" / "metadata_db_uri.py"),
+            str(self.stack.dir / "stack.json")))
+        text = f"""# Written by devstack.local_airflow at every start; edits are lost.
+[core]
+dags_folder = {ROOT / "dags"}
+plugins_folder = {ROOT / "plugins"}
+load_examples = False
+executor = LocalExecutor
+parallelism = {self.parallelism}
+auth_manager = airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager
+simple_auth_manager_users = {username}:admin
+simple_auth_manager_passwords_file = {self.passwords_file}
+execution_api_server_url = {self.base_url}/execution/
+
+[database]
+sql_alchemy_conn_cmd = {uri_cmd}
+
+[api]
+host = {self.endpoint.host}
+port = {self.endpoint.port}
+base_url = {self.base_url}
+"""
+        path = self.home / "airflow.cfg"
+        path.touch(mode=0o600)
+        path.write_text(text)
 
     def migrate(self) -> None:
         """`airflow db migrate` unless this Airflow version already migrated this database."""

@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import shlex
+import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -82,7 +83,9 @@ class Stack:
 
     # -- the endpoint -------------------------------------------------------------------------
     def endpoint_running(self) -> bool:
-        return read_pid(self.endpoint_pid_file) is not None and port_open(self.config.host, self.config.endpoint_port)
+        # A generous connect timeout: a busy machine must not make a live endpoint look dead.
+        return read_pid(self.endpoint_pid_file) is not None and port_open(
+            self.config.host, self.config.endpoint_port, timeout=5)
 
     def endpoint_spec(self) -> EndpointProcess:
         cfg = self.config
@@ -95,6 +98,10 @@ class Stack:
     def start_endpoint(self) -> None:
         if self.endpoint_running():
             return
+        pid = read_pid(self.endpoint_pid_file)
+        if pid is not None:
+            print(f"Redshift endpoint (pid {pid}) is alive but does not accept connections: restarting it",
+                  file=sys.stderr)
         stop_daemon(self.endpoint_pid_file)  # crashed or hung: replace it
         spec = self.endpoint_spec()
         start_daemon(
@@ -108,11 +115,57 @@ class Stack:
 
     # -- the whole stack ----------------------------------------------------------------------
     def up(self) -> None:
-        """Start whatever is not running; harmless when everything is."""
+        """Start whatever is not running; harmless when everything is.
+
+        moto keeps objects in memory: when a new S3 server had to be started, the datasets seeded
+        into the old one (their files stay on disk) are uploaded again, and that is said.
+        """
         self.postgres.start()
-        self.s3.start()
+        fresh_s3 = self.s3.start()
         self.start_endpoint()
         self.ensure_bucket()
+        if fresh_s3:
+            self.restore_s3()
+
+    # -- what the local S3 held -------------------------------------------------------------------
+    @property
+    def seeded_file(self) -> Path:
+        return self.dir / "s3-datasets.json"
+
+    def seeded_datasets(self) -> list[dict]:
+        """Datasets to restore into a new S3 server, in seeding order: `make demo`'s folder first
+        (when it exists), then what `seed` and the local Airflow recorded."""
+        try:
+            recorded = json.loads(self.seeded_file.read_text())
+        except (FileNotFoundError, ValueError):
+            recorded = []
+        demo = {"src": str(self.dir / "demo-data"), "only": None}
+        datasets = [demo] if Path(demo["src"]).is_dir() else []
+        return datasets + [entry for entry in recorded if entry != demo and Path(entry["src"]).is_dir()]
+
+    def record_seed(self, src: Path, only: str | None = None) -> None:
+        """Remember that `src` (or its folder `only`) was uploaded to this stack's bucket."""
+        entry = {"src": str(Path(src).resolve()), "only": only}
+        recorded = [item for item in self.seeded_datasets() if item != entry]
+        self.seeded_file.write_text(json.dumps([*recorded, entry], indent=2))
+
+    def restore_s3(self) -> int:
+        """Upload the recorded datasets again; returns the number of files."""
+        from devstack.seed import seed_bucket
+
+        total = 0
+        for entry in self.seeded_datasets():
+            count = seed_bucket(Path(entry["src"]), self.config.bucket, endpoint_url=self.s3.endpoint_url,
+                                progress=False, only=entry["only"])
+            where = entry["src"] + (f" ({entry['only']}/ only)" if entry["only"] else "")
+            print(f"local S3 started empty: restored {count} files from {where}", file=sys.stderr)
+            total += count
+        return total
+
+    def bucket_is_empty(self) -> bool:
+        """True when the stack's bucket holds no object (one cheap listing)."""
+        response = self.s3_client().list_objects_v2(Bucket=self.config.bucket, MaxKeys=1)
+        return response.get("KeyCount", 0) == 0
 
     def down(self) -> list[str]:
         """Stop what `up` started; returns the names of what was stopped."""

@@ -83,6 +83,10 @@ def print_runs(records: list[dict]) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     stack = Stack()
     stack.up()
+    if stack.bucket_is_empty():  # every hour would fail its COPY, one after the other
+        console.print(f"[red]error:[/] bucket {stack.config.bucket} is empty: run `make demo` or "
+                      "`python -m devstack seed`")
+        return 1
     records = run_window(stack, args.start, args.hours)
     print_runs(records)
     return 0 if all(r["state"] == "success" for r in records) else 1
