@@ -20,7 +20,7 @@ from rich.console import Console
 from devstack.local_airflow import COMPONENTS, LocalAirflow
 from devstack.stack import ROOT, Stack
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # commands must stay copy-pasteable
 DAG_ID = "sparkify_etl"
 DEMO_DAY = datetime(2018, 11, 1, tzinfo=UTC)
 # Runs share the staging tables: one at a time (a backfill ignores the DAG's max_active_runs).

@@ -20,6 +20,9 @@ API (stable; used by ``tests/scheduler/conftest.py``)::
     api.wait_for_run("sparkify_etl", run["dag_run_id"], timeout=600)  # -> final dag run JSON
     api.wait_for_runs("sparkify_etl", run_type="backfill", count=4)   # every run in a final state
     api.task_instances(dag_id, run_id); api.task_log(dag_id, run_id, task_id, try_number=1)
+    api.clear_tasks(dag_id, run_id, ["load_songplays_fact"]); api.set_run_state(dag_id, run_id, "failed")
+    api.wait_for_task_state(dag_id, run_id, task_id, {"up_for_retry", "failed"})
+    api.variable(key); api.set_variable(key, value)   # Variables live in the metastore
     airflow.cli("dags", "list")   # the `airflow` CLI with the same environment (CompletedProcess)
     airflow.environment()         # that environment, for your own subprocesses
     airflow.health()              # the health JSON, or None
@@ -176,9 +179,13 @@ class LocalAirflow:
         if self._jwt_secret is None:
             self._jwt_secret = secrets.token_urlsafe(32)
         username, _ = self.login
+        # Variables live in the metastore (set by start(), editable in the UI); an AIRFLOW_VAR_* in
+        # the environment would silently win over any edit.
+        connections = {key: value for key, value in self.stack.airflow_env().items()
+                       if not key.startswith("AIRFLOW_VAR_")}
         env = {
-            **os.environ,
-            **self.stack.airflow_env(),
+            **{key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW_VAR_")},
+            **connections,
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
@@ -312,11 +319,28 @@ base_url = {self.base_url}
                              ready=ready, timeout=timeout, env=env)
                 started.append(name)
             self.wait_healthy(timeout)
+            self.ensure_variables()
         except BaseException:
             for name in reversed(started):
                 stop_daemon(self.pid_file(name))
             raise
         return note
+
+    def ensure_variables(self) -> dict[str, str]:
+        """Create the stack's Variables (`sparkify_s3_bucket`, ...) in the metastore unless they exist:
+        values edited in the UI are kept. Returns the ones created."""
+        wanted = {key.removeprefix("AIRFLOW_VAR_").lower(): value
+                  for key, value in self.stack.airflow_env().items() if key.startswith("AIRFLOW_VAR_")}
+        api = self.api()
+        created = {}
+        try:
+            for key, value in wanted.items():
+                if api.client.get(f"/variables/{key}").status_code == 404:
+                    api.post("/variables", {"key": key, "value": value}).raise_for_status()
+                    created[key] = value
+        finally:
+            api.close()
+        return created
 
     def _touch_log(self, name: str) -> None:
         path = self.log_file(name)
@@ -455,6 +479,37 @@ class AirflowApi:
                 states = {run["dag_run_id"]: run["state"] for run in runs}
                 raise TimeoutError(f"{dag_id}: runs not final after {timeout:.0f}s: {states}")
             time.sleep(3)
+
+    def set_run_state(self, dag_id: str, run_id: str, state: str) -> dict:
+        """PATCH a run's state ("failed", "success", "queued"): e.g. to free max_active_runs."""
+        return self.patch(f"/dags/{dag_id}/dagRuns/{run_id}", {"state": state})
+
+    def variable(self, key: str) -> str | None:
+        response = self.client.get(f"/variables/{key}")
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return response.json()["value"]
+
+    def set_variable(self, key: str, value: str) -> None:
+        """Create or replace a Variable in the metastore (the local Airflow keeps them there)."""
+        if self.variable(key) is None:
+            self.post("/variables", {"key": key, "value": value}).raise_for_status()
+        else:
+            self.patch(f"/variables/{key}", {"key": key, "value": value})
+
+    def wait_for_task_state(self, dag_id: str, run_id: str, task_id: str, states: Iterable[str],
+                            timeout: float = 600) -> str:
+        """Poll one task instance until its state is one of `states`; returns that state."""
+        wanted = set(states)
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")["state"]
+            if state in wanted:
+                return state
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{dag_id} {run_id} {task_id} still {state} after {timeout:.0f}s")
+            time.sleep(2)
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         return self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]

@@ -162,7 +162,9 @@ class PostgresServer:
             stale.unlink()  # left by a crash or reboot; pg_ctl would otherwise warn
         result = self._run(
             ["pg_ctl", "start", "-D", str(self.data_dir), "-w", "-t", str(timeout), "-l", str(self.log_file),
-             "-o", f"-p {self.port}"]
+             # log_min_error_statement=panic: a failed statement's text (a COPY with its CREDENTIALS
+             # clause, an ALTER ROLE ... PASSWORD) never reaches postgres.log; the error itself still does.
+             "-o", f"-p {self.port} -c log_min_error_statement=panic"]
         )
         if result.returncode != 0:
             raise StartupError(

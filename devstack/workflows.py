@@ -47,6 +47,8 @@ def run_window(stack: Stack, start, hours: int, *, dag_id: str = "sparkify_etl",
     stamp = start.strftime("%Y%m%dT%H")
     log_file, progress_file = logs / f"run-{stamp}.log", logs / f"run-{stamp}.progress.jsonl"
     progress_file.unlink(missing_ok=True)
+    log_file.touch(mode=0o600)
+    log_file.chmod(0o600)  # task output: owner only
     command = [sys.executable, "-m", "devstack.dagrun", "--dag-id", dag_id, "--start", start.strftime("%Y-%m-%dT%H"),
                "--hours", str(hours), "--progress-file", str(progress_file)]
     with open(log_file, "w") as log, Progress(console=console, disable=quiet) as progress:

@@ -11,4 +11,4 @@ import sys
 from pathlib import Path
 
 config = json.loads(Path(sys.argv[1]).read_text())
-print(f"postgresql://airflow:{config['airflow_db_password']}@{config['host']}:{config['pg_port']}/airflow")
+print(f"postgresql://airflow:{config['airflow_db_password']}@{config['host']}:{config['pg_port']}/airflow", end="")  # Airflow does not strip a newline
