@@ -87,7 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     stack.up()
     if stack.bucket_is_empty():  # every hour would fail its COPY, one after the other
         console.print(f"[red]error:[/] bucket {stack.config.bucket} is empty: run `make demo` or "
-                      "`python -m devstack seed`")
+                      "`python -m devstack seed`", soft_wrap=True)
         return 1
     records = run_window(stack, args.start, args.hours)
     print_runs(records)
