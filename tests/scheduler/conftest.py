@@ -90,3 +90,12 @@ def local_airflow(airflow_stack):
         yield airflow
     finally:
         airflow.stop()
+
+
+def pytest_collection_modifyitems(items):
+    """The real scheduler is slow on a busy 2-core machine: the first test also pays for starting
+    Airflow and its first run, so these tests get 30 minutes instead of the suite's 10."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.timeout(1800))
