@@ -47,15 +47,18 @@ class AirflowUI:
         self.page.wait_for_url(re.compile(r"^(?!.*/auth/login).*$"))
         self.page.wait_for_load_state("networkidle")
 
-    def open(self, path: str) -> str:
-        """Go to `path`, wait for the page's requests, return its visible text."""
+    def open(self, path: str, wait_for: str | re.Pattern | None = None) -> str:
+        """Go to `path`, wait for the page's requests (and for the text `wait_for` to show: the UI
+        renders lists after further API calls), return its visible text."""
         self.page.goto(self.base_url + path)
         self.page.wait_for_load_state("networkidle")
+        if wait_for is not None:
+            self.page.get_by_text(wait_for).first.wait_for()
         return self.page.inner_text("body")
 
     def trigger(self, dag_id: str) -> None:
         """Trigger a single run from the DAG page's Trigger dialog, with its default logical date."""
-        self.open(f"/dags/{dag_id}")
+        self.open(f"/dags/{dag_id}", wait_for=dag_id)
         self.page.get_by_role("button", name=re.compile("^Trigger")).first.click()
         dialog = self.page.get_by_role("dialog")
         dialog.wait_for()

@@ -51,10 +51,10 @@ def new_manual_run(api, known: set[str], timeout: float = 60) -> str:
 
 
 def test_trigger_from_the_ui_and_read_the_fact_log(ui, local_airflow, airflow_stack):
-    home = ui.open("/")
+    home = ui.open("/", wait_for="Dag Processor")
     ui.shot("01-home")
     assert "Import Error" not in home
-    dags = ui.open("/dags")
+    dags = ui.open("/dags", wait_for=DAG_ID)
     ui.shot("02-dags")
     assert DAG_ID in dags
     api = local_airflow.api()
@@ -66,7 +66,7 @@ def test_trigger_from_the_ui_and_read_the_fact_log(ui, local_airflow, airflow_st
     final = api.wait_for_run(DAG_ID, run_id, timeout=900)
     assert final["state"] == "success", api.task_instances(DAG_ID, run_id)
 
-    run_page = ui.open(f"/dags/{DAG_ID}/runs/{run_id}")
+    run_page = ui.open(f"/dags/{DAG_ID}/runs/{run_id}", wait_for="Success")
     ui.shot("04-run")
     assert run_id in run_page and "Success" in run_page
 
