@@ -11,13 +11,15 @@ from another shell all stop every Airflow process.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import signal
 import time
 from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 
-from devstack.local_airflow import COMPONENTS, LocalAirflow
+from devstack.local_airflow import LocalAirflow
 from devstack.stack import ROOT, Stack
 
 console = Console(stderr=True, soft_wrap=True)  # commands must stay copy-pasteable
@@ -110,8 +112,8 @@ def cmd_airflow(args: argparse.Namespace) -> int:
         console.print(hints(airflow))
         console.print("Ctrl-C here (or `make down`) stops Airflow; the stack keeps running.")
         while True:
-            if not all(airflow.pid_file(name).exists() for name in COMPONENTS):
-                console.print("Airflow was stopped from another shell (`make down`)")
+            if airflow.stopping():
+                console.print("Airflow is being stopped from another shell (`make down`)")
                 return 0
             dead = [name for name, pid in airflow.pids().items() if pid is None]
             if dead:
@@ -124,6 +126,14 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     finally:
         if airflow.stop():
             console.print("Airflow stopped; the stack is still up (`make down` stops it).")
+        reap_children()
+
+
+def reap_children() -> None:
+    """Collect the exit status of components we started and someone else stopped (no zombies)."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
 
 
 def register(subparsers) -> None:

@@ -57,6 +57,7 @@ from devstack.processes import (
     read_pid,
     start_daemon,
     stop_daemon,
+    stop_process_group,
     tail,
 )
 from devstack.stack import ROOT, Stack
@@ -365,16 +366,35 @@ base_url = {self.base_url}
                            f"(logs in {self.run_dir})")
 
     # -- stop -------------------------------------------------------------------------------------
+    @property
+    def stopping_marker(self) -> Path:
+        return self.run_dir / "stopping"
+
+    def stopping(self) -> bool:
+        """True while some process (`make down`, say) is stopping the components."""
+        return self.stopping_marker.exists()
+
     def stop(self, timeout: float = 30) -> bool:
-        """Stop every component (scheduler first), then wait until the api port is released."""
-        stopped = False
-        for name in reversed(COMPONENTS):
-            stopped |= stop_daemon(self.pid_file(name))
-        if self.endpoint:
-            deadline = time.monotonic() + timeout
-            while port_open(self.endpoint.host, self.endpoint.port) and time.monotonic() < deadline:
-                time.sleep(0.1)
-        return stopped
+        """Stop every component (scheduler first), each process group until it is gone, then wait
+        until the api port is released. Safe to run from two processes at once (`make down` while
+        `make airflow` runs): a pid file is removed only once its process is dead, so each caller
+        returns only when nothing is left."""
+        pids = {name: read_pid(self.pid_file(name)) for name in reversed(COMPONENTS)}
+        if not any(pids.values()):
+            return False
+        self.stopping_marker.touch()
+        try:
+            for name, pid in pids.items():
+                if pid is not None:
+                    stop_process_group(pid)
+                    self.pid_file(name).unlink(missing_ok=True)
+            if self.endpoint:
+                deadline = time.monotonic() + timeout
+                while port_open(self.endpoint.host, self.endpoint.port) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+        finally:
+            self.stopping_marker.unlink(missing_ok=True)
+        return True
 
     # -- REST -------------------------------------------------------------------------------------
     def api(self) -> AirflowApi:
