@@ -86,7 +86,9 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     began = time.monotonic()
     stack = Stack()
     airflow = LocalAirflow(stack, port=args.port, host=args.host)
-    for signum in (signal.SIGTERM, signal.SIGHUP):
+    stopped_elsewhere = False
+    # SIGINT too: a shell that starts us in the background may have set it to "ignore".
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _raise_stop)
     try:
         stack.up()
@@ -114,6 +116,7 @@ def cmd_airflow(args: argparse.Namespace) -> int:
         while True:
             if airflow.stopping():
                 console.print("Airflow is being stopped from another shell (`make down`)")
+                stopped_elsewhere = True
                 return 0
             dead = [name for name, pid in airflow.pids().items() if pid is None]
             if dead:
@@ -124,7 +127,7 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, _Stop):
         return 0
     finally:
-        if airflow.stop():
+        if airflow.stop() and not stopped_elsewhere:
             console.print("Airflow stopped; the stack is still up (`make down` stops it).")
         reap_children()
 
