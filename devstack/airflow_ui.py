@@ -127,6 +127,8 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, _Stop):
         return 0
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
         if airflow.stop() and not stopped_elsewhere:
             console.print("Airflow stopped; the stack is still up (`make down` stops it).")
         reap_children()
