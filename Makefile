@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv prereqs test unit lint demo airflow down lock bench clean
+.PHONY: venv prereqs browser test unit lint demo airflow down lock bench clean
 
 # The venv is rebuilt whenever the lock changes. uv is ~6x faster than pip; pip is the fallback.
 $(STAMP): requirements.lock
@@ -23,11 +23,15 @@ venv: $(STAMP)
 prereqs:
 	@bash devstack/ensure_postgres.sh
 
+# Debian's chromium for the browser smoke test (playwright itself comes from requirements.lock).
+browser:
+	@bash devstack/ensure_chromium.sh
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff check --select AIR dags plugins
 
-test: venv prereqs lint
+test: venv prereqs browser lint
 	$(VENV)/bin/pytest tests
 
 unit: venv

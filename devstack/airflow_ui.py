@@ -1,133 +1,151 @@
-"""`python -m devstack airflow`: Airflow standalone (api-server, scheduler, dag-processor,
-triggerer) against the local stack, with the DAG unpaused and the demo day backfilled.
+"""`python -m devstack airflow` (`make airflow`): the Airflow UI on the local stack.
 
-Runs in the foreground until Ctrl-C, then stops the whole process group; `make down` stops it
-too (pid file). Standalone is healthy after about 15 s.
+Starts the stack, seeds the event files of yesterday and today (the scheduler's own run of the
+latest hour needs them), starts the local Airflow (`devstack.local_airflow`: api-server,
+dag-processor, triggerer, scheduler on the stack's PostgreSQL), unpauses `sparkify_etl`, queues
+the demo day's backfill once, and prints the URL and login only when every component is healthy.
+It then stays in the foreground: Ctrl-C, SIGTERM, SIGHUP, a component that dies, or `make down`
+from another shell all stop every Airflow process.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
+import contextlib
+import os
+import signal
 import time
-import urllib.request
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 
-from devstack.processes import port_open, read_pid, start_daemon, stop_daemon
-from devstack.stack import Stack
-from devstack.workflows import airflow_environment
+from devstack.local_airflow import LocalAirflow
+from devstack.stack import ROOT, Stack
 
-console = Console(stderr=True)
-HEALTH_PATH = "/api/v2/monitor/health"
-# `completed`: the demo's dag.test() runs already hold some of these logical dates; rerun them so the
-# whole day shows as one backfill in the grid (reruns are idempotent).
-BACKFILL = ("airflow backfill create --dag-id sparkify_etl --from-date {start} --to-date {end}"
-            " --reprocess-behavior completed")
-
-
-def healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{HEALTH_PATH}", timeout=1) as response:
-            health = json.load(response)
-    except (OSError, ValueError):
-        return False
-    return all(part.get("status") == "healthy" for name, part in health.items() if name in ("metadatabase", "scheduler"))
-
-
-def airflow_cli(env: dict[str, str], *args: str, attempts: int = 30) -> subprocess.CompletedProcess:
-    """Run an `airflow` CLI command, retrying while the DAG is not yet in the metadata DB."""
-    airflow = str(Path(sys.executable).parent / "airflow")
-    for _ in range(attempts):
-        result = subprocess.run([airflow, *args], env=env, capture_output=True, text=True)
-        if result.returncode == 0:
-            return result
-        time.sleep(2)
-    raise RuntimeError(f"`airflow {' '.join(args)}` failed: {result.stderr.strip()[-800:]}")
-
-
-def pid_file(stack: Stack) -> Path:
-    return stack.dir / "airflow.pid"
+console = Console(stderr=True, soft_wrap=True)  # commands must stay copy-pasteable
+DAG_ID = "sparkify_etl"
+DEMO_DAY = datetime(2018, 11, 1, tzinfo=UTC)
+# Runs share the staging tables: one at a time (a backfill ignores the DAG's max_active_runs).
+BACKFILL_MAX_ACTIVE_RUNS = 1
 
 
 def stop_airflow(stack: Stack) -> bool:
-    return stop_daemon(pid_file(stack))
+    """Stop the local Airflow of `stack` (used by `down`); waits until its port is free."""
+    return LocalAirflow(stack).stop()
 
 
-def seed_live_day(stack: Stack) -> None:
-    """Generate and seed today's events, so the scheduler's runs of the current hour find data.
+def seed_live_days(stack: Stack) -> None:
+    from devstack.datagen import GenConfig
+    from devstack.demo import DEMO_DATASET
+    from devstack.liveday import seed_live_days as seed
 
-    With catchup off, unpausing creates a run for the latest hour; without a file for today its
-    stage_events would fail and retry for 15 minutes, holding the backfill (max_active_runs=1).
-    """
-    from devstack.datagen import GenConfig, generate
-    from devstack.seed import seed_bucket
-
-    today = datetime.now(UTC).date()
     out = stack.dir / "live-data"
-    marker = out / ".live-day"
-    if not (marker.exists() and marker.read_text() == today.isoformat()):
-        generate(out, GenConfig(seed=today.toordinal(), start_date=today, days=1, events_per_day=2000,
-                                users=80, songs=300, artists=150), progress=False)
-        marker.write_text(today.isoformat())
-    seed_bucket(out, stack.config.bucket, endpoint_url=stack.s3.endpoint_url, progress=False)
-    console.print(f"seeded today's events ({today}) for the scheduler's current-hour runs")
+    today = seed(out, GenConfig(**DEMO_DATASET), stack.config.bucket, endpoint_url=stack.s3.endpoint_url)
+    stack.record_seed(out, only="log_data")
+    console.print(f"seeded events for {today - timedelta(days=1)} and {today} (the scheduler's runs of the "
+                  "latest hours need them)")
+
+
+def queue_demo_backfill(api, hours: int) -> str:
+    """Queue the demo day's backfill unless one exists; returns one sentence saying what happened."""
+    end = DEMO_DAY + timedelta(hours=hours - 1)
+    existing = api.get("/backfills", dag_id=DAG_ID)["backfills"]
+    for backfill in existing:
+        if backfill["completed_at"] is None:
+            return (f"a backfill of {DAG_ID} is already running ({backfill['from_date']} to {backfill['to_date']}): "
+                    "not queuing another")
+    if any(backfill["from_date"].startswith("2018-11-01T00:00") for backfill in existing):
+        return "the demo day was backfilled by an earlier `make airflow`: not queued again (see Browse > Backfills)"
+    response = api.backfill(DAG_ID, DEMO_DAY, end, max_active_runs=BACKFILL_MAX_ACTIVE_RUNS)
+    if response.status_code == 409:
+        return f"a backfill of {DAG_ID} is already running: not queuing another"
+    response.raise_for_status()
+    return (f"queued a backfill of {hours} hourly runs from {DEMO_DAY:%Y-%m-%d %H:%M} UTC, "
+            f"{BACKFILL_MAX_ACTIVE_RUNS} at a time (the runs share the staging tables)")
+
+
+def hints(airflow: LocalAirflow) -> str:
+    home = airflow.home.relative_to(ROOT) if airflow.home.is_relative_to(ROOT) else airflow.home
+    return (
+        "Backfill another window (the demo data also covers 2018-11-02) from another shell:\n"
+        f"  AIRFLOW_HOME={home} .venv/bin/airflow backfill create --dag-id {DAG_ID} \\\n"
+        "      --from-date 2018-11-02T00:00:00 --to-date 2018-11-02T23:00:00 --max-active-runs 1\n"
+        "Connections and variables for your own scripts: eval \"$(.venv/bin/python -m devstack env)\""
+    )
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum, frame):
+    raise _Stop(signal.Signals(signum).name)
 
 
 def cmd_airflow(args: argparse.Namespace) -> int:
+    began = time.monotonic()
     stack = Stack()
-    stack.up()
-    seed_live_day(stack)
-    env = {
-        **airflow_environment(stack),
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__API__PORT": str(args.port),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-    }
-    if read_pid(pid_file(stack)) is not None and not healthy(args.port):
-        console.print("an earlier Airflow standalone is running but not healthy: restarting it")
-        stop_airflow(stack)
-    if read_pid(pid_file(stack)) is None and port_open("127.0.0.1", args.port):
-        console.print(f"[red]error:[/] port {args.port} is taken by another program; use --port")
-        return 1
-    log = stack.dir / "logs" / "airflow-standalone.log"
-    console.print(f"starting Airflow standalone (log: {log}) ...")
-    if read_pid(pid_file(stack)) is None:
-        start_daemon("airflow standalone", [str(Path(sys.executable).parent / "airflow"), "standalone"],
-                     pid_file=pid_file(stack), log_file=log, ready=lambda: healthy(args.port), timeout=180, env=env)
-    airflow_cli(env, "dags", "reserialize")
-    airflow_cli(env, "dags", "unpause", "sparkify_etl")
-    backfill = BACKFILL.format(start=args.backfill_from, end=args.backfill_to)
-    if args.backfill_from:
-        airflow_cli(env, *backfill.split()[1:])
-    passwords = Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
-    login = json.loads(passwords.read_text()) if passwords.exists() else {}
-    console.print(f"\n[bold]Airflow UI:[/] http://localhost:{args.port}  login: admin / {login.get('admin', '(see log)')}")
-    console.print("sparkify_etl is unpaused" + (f"; backfill queued: {backfill}" if args.backfill_from else ""))
-    console.print("Backfill another window from another shell:\n"
-                  f"  eval \"$(python -m devstack env)\" && AIRFLOW_HOME={env['AIRFLOW_HOME']} "
-                  f"{BACKFILL.format(start='2018-11-01T00:00:00', end='2018-11-01T23:00:00')}")
-    console.print("Ctrl-C (or `make down`) stops Airflow.")
+    airflow = LocalAirflow(stack, port=args.port, host=args.host)
+    stopped_elsewhere = False
+    # SIGINT too: a shell that starts us in the background may have set it to "ignore".
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_stop)
     try:
-        while read_pid(pid_file(stack)) is not None:
+        stack.up()
+        if stack.bucket_is_empty():
+            console.print(f"[yellow]warning:[/] bucket {stack.config.bucket} is empty: run `make demo` "
+                          "(or `python -m devstack seed`) first, or every run will fail")
+        seed_live_days(stack)
+        already = airflow.running()
+        console.print("Airflow is already running: checking it" if already else
+                      f"starting Airflow (logs: {airflow.run_dir}) ...")
+        note = airflow.start(timeout=args.timeout, on_progress=lambda message: console.print(f"  {message}"))
+        if note:
+            console.print(note)
+        started = time.monotonic() - began
+        api = airflow.api()
+        api.wait_for_dag(DAG_ID)
+        api.unpause(DAG_ID)
+        backfill = queue_demo_backfill(api, args.hours) if args.hours else "no backfill queued (--hours 0)"
+        username, password = airflow.login
+        console.print(f"\n[bold]Airflow UI:[/] {airflow.base_url}  login: {username} / {password}"
+                      f"  (healthy after {started:.0f} s)")
+        console.print(f"{DAG_ID} is unpaused; {backfill}.")
+        console.print(hints(airflow))
+        console.print("Ctrl-C here (or `make down`) stops Airflow; the stack keeps running.")
+        while True:
+            if airflow.stopping():
+                console.print("Airflow is being stopped from another shell (`make down`)")
+                stopped_elsewhere = True
+                return 0
+            dead = [name for name, pid in airflow.pids().items() if pid is None]
+            if dead:
+                console.print(f"[red]airflow {dead[0]} stopped[/] (see {airflow.log_file(dead[0])}): "
+                              "stopping the other components")
+                return 1
             time.sleep(1)
-    except KeyboardInterrupt:
-        pass
+    except (KeyboardInterrupt, _Stop):
+        return 0
     finally:
-        stop_airflow(stack)
-        console.print("Airflow stopped; the stack is still up (`make down` stops it).")
-    return 0
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        if airflow.stop() and not stopped_elsewhere:
+            console.print("Airflow stopped; the stack is still up (`make down` stops it).")
+        reap_children()
+
+
+def reap_children() -> None:
+    """Collect the exit status of components we started and someone else stopped (no zombies)."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("airflow", help="Airflow standalone (UI on :8080) against the stack")
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--backfill-from", default="2018-11-01T00:00:00",
-                        help="queue a backfill from this date (empty: none)")
-    parser.add_argument("--backfill-to", default="2018-11-01T23:00:00")
+    parser = subparsers.add_parser("airflow", help="the Airflow UI (api-server, scheduler, ...) on the stack")
+    parser.add_argument("--port", type=int, default=None, help="UI port (default 8080, or a free one if taken)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind the UI to (default loopback only)")
+    parser.add_argument("--hours", type=int, default=24,
+                        help="backfill this many hours from 2018-11-01T00 once (default 24; 0: none)")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for a healthy Airflow")
     parser.set_defaults(func=cmd_airflow)

@@ -47,6 +47,8 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 
 def show_status(stack: Stack) -> None:
+    from devstack.local_airflow import LocalAirflow
+
     table = Table(title="Sparkify local stack")
     for column in ("service", "state", "listens on", "pid", "details"):
         table.add_column(column)
@@ -54,6 +56,12 @@ def show_status(stack: Stack) -> None:
         state = "[green]running[/]" if item["running"] else "[red]stopped[/]"
         details = item.get("data") or item.get("log") or ""
         table.add_row(name, state, item["listen"], str(item["pid"] or "-"), details)
+    airflow = LocalAirflow(stack)
+    if airflow.running():  # only while `make airflow` runs: it is not part of `up`
+        unhealthy = airflow.unhealthy(airflow.health())
+        state = "[green]healthy[/]" if not unhealthy else f"[yellow]unhealthy: {', '.join(unhealthy)}[/]"
+        pids = " ".join(f"{name}={pid}" for name, pid in airflow.pids().items() if pid)
+        table.add_row("airflow", state, airflow.base_url, pids, str(airflow.run_dir))
     console.print(table)
 
 

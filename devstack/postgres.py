@@ -195,7 +195,9 @@ class PostgresServer:
             stale.unlink()  # left by a crash or reboot; pg_ctl would otherwise warn
         result = self._run(
             ["pg_ctl", "start", "-D", str(self.data_dir), "-w", "-t", str(timeout), "-l", str(self.log_file),
-             "-o", f"-p {self.port}"]
+             # log_min_error_statement=panic: a failed statement's text (a COPY with its CREDENTIALS
+             # clause, an ALTER ROLE ... PASSWORD) never reaches postgres.log; the error itself still does.
+             "-o", f"-p {self.port} -c log_min_error_statement=panic"]
         )
         if result.returncode != 0:
             raise StartupError(
@@ -231,6 +233,19 @@ class PostgresServer:
         with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.dbname,)).fetchone():
                 conn.execute(f'CREATE DATABASE "{self.dbname}"')
+
+    def ensure_role_database(self, role: str, password: str, dbname: str) -> None:
+        """A login role owning a database of its own (the local Airflow's metadata database)."""
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+            # Always (re)set: the password lives in stack.json, which may have been recreated.
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone():
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(dbname), sql.Identifier(role)))
 
     def stop(self, mode: str = "fast") -> bool:
         """Stop the server; False when it was not running."""

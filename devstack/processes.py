@@ -77,6 +77,8 @@ def start_daemon(
     Raises StartupError with the tail of the log when the process exits or times out.
     """
     log_file.parent.mkdir(parents=True, exist_ok=True)
+    log_file.touch(mode=0o600)
+    log_file.chmod(0o600)  # server logs may quote statements or requests: owner only
     with open(log_file, "ab") as log:
         proc = subprocess.Popen(
             list(cmd),

@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import shlex
+import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,12 +42,18 @@ class StackConfig:
     host: str = "127.0.0.1"
     user: str = "sparkify"
     dbname: str = "dev"
+    # Password of the `airflow` role that owns the local Airflow's metadata database.
+    airflow_db_password: str = ""
 
     @classmethod
     def load_or_create(cls, directory: Path) -> StackConfig:
         path = directory / "stack.json"
         if path.exists():
-            return cls(**json.loads(path.read_text()))
+            config = cls(**json.loads(path.read_text()))
+            if not config.airflow_db_password:  # a stack.json from before the local Airflow used PostgreSQL
+                config.airflow_db_password = secrets.token_urlsafe(18)
+                path.write_text(json.dumps(asdict(config), indent=2))
+            return config
         directory.mkdir(parents=True, exist_ok=True)
         directory.chmod(0o755)  # PostgreSQL runs as another account when we are root
         ports = {
@@ -54,7 +61,7 @@ class StackConfig:
             "endpoint_port": int(os.environ.get("SPARKIFY_ENDPOINT_PORT") or free_port()),
             "s3_port": int(os.environ.get("SPARKIFY_S3_PORT") or free_port()),
         }
-        config = cls(**ports, password=secrets.token_urlsafe(18))
+        config = cls(**ports, password=secrets.token_urlsafe(18), airflow_db_password=secrets.token_urlsafe(18))
         path.touch(mode=0o600)
         path.write_text(json.dumps(asdict(config), indent=2))
         return config
@@ -76,7 +83,9 @@ class Stack:
 
     # -- the endpoint -------------------------------------------------------------------------
     def endpoint_running(self) -> bool:
-        return read_pid(self.endpoint_pid_file) is not None and port_open(self.config.host, self.config.endpoint_port)
+        # A generous connect timeout: a busy machine must not make a live endpoint look dead.
+        return read_pid(self.endpoint_pid_file) is not None and port_open(
+            self.config.host, self.config.endpoint_port, timeout=5)
 
     def endpoint_spec(self) -> EndpointProcess:
         cfg = self.config
@@ -89,6 +98,10 @@ class Stack:
     def start_endpoint(self) -> None:
         if self.endpoint_running():
             return
+        pid = read_pid(self.endpoint_pid_file)
+        if pid is not None:
+            print(f"Redshift endpoint (pid {pid}) is alive but does not accept connections: restarting it",
+                  file=sys.stderr)
         stop_daemon(self.endpoint_pid_file)  # crashed or hung: replace it
         spec = self.endpoint_spec()
         start_daemon(
@@ -102,11 +115,57 @@ class Stack:
 
     # -- the whole stack ----------------------------------------------------------------------
     def up(self) -> None:
-        """Start whatever is not running; harmless when everything is."""
+        """Start whatever is not running; harmless when everything is.
+
+        moto keeps objects in memory: when a new S3 server had to be started, the datasets seeded
+        into the old one (their files stay on disk) are uploaded again, and that is said.
+        """
         self.postgres.start()
-        self.s3.start()
+        fresh_s3 = self.s3.start()
         self.start_endpoint()
         self.ensure_bucket()
+        if fresh_s3:
+            self.restore_s3()
+
+    # -- what the local S3 held -------------------------------------------------------------------
+    @property
+    def seeded_file(self) -> Path:
+        return self.dir / "s3-datasets.json"
+
+    def seeded_datasets(self) -> list[dict]:
+        """Datasets to restore into a new S3 server, in seeding order: `make demo`'s folder first
+        (when it exists), then what `seed` and the local Airflow recorded."""
+        try:
+            recorded = json.loads(self.seeded_file.read_text())
+        except (FileNotFoundError, ValueError):
+            recorded = []
+        demo = {"src": str(self.dir / "demo-data"), "only": None}
+        datasets = [demo] if Path(demo["src"]).is_dir() else []
+        return datasets + [entry for entry in recorded if entry != demo and Path(entry["src"]).is_dir()]
+
+    def record_seed(self, src: Path, only: str | None = None) -> None:
+        """Remember that `src` (or its folder `only`) was uploaded to this stack's bucket."""
+        entry = {"src": str(Path(src).resolve()), "only": only}
+        recorded = [item for item in self.seeded_datasets() if item != entry]
+        self.seeded_file.write_text(json.dumps([*recorded, entry], indent=2))
+
+    def restore_s3(self) -> int:
+        """Upload the recorded datasets again; returns the number of files."""
+        from devstack.seed import seed_bucket
+
+        total = 0
+        for entry in self.seeded_datasets():
+            count = seed_bucket(Path(entry["src"]), self.config.bucket, endpoint_url=self.s3.endpoint_url,
+                                progress=False, only=entry["only"])
+            where = entry["src"] + (f" ({entry['only']}/ only)" if entry["only"] else "")
+            print(f"local S3 started empty: restored {count} files from {where}", file=sys.stderr)
+            total += count
+        return total
+
+    def bucket_is_empty(self) -> bool:
+        """True when the stack's bucket holds no object (one cheap listing)."""
+        response = self.s3_client().list_objects_v2(Bucket=self.config.bucket, MaxKeys=1)
+        return response.get("KeyCount", 0) == 0
 
     def down(self) -> list[str]:
         """Stop what `up` started; returns the names of what was stopped."""
@@ -147,10 +206,16 @@ class Stack:
         """The connections and variables that point the unchanged DAG at this stack."""
         cfg = self.config
         redshift = self.endpoint_spec().airflow_connection("redshift")
+        # The keys go in the extra, not login/password: Airflow's masker hides extra values whose
+        # names look sensitive ("access_key", "secret"), so neither the key id nor the secret shows in
+        # task logs (the COPY's CREDENTIALS clause), while a login would be printed in clear.
         aws = {
-            "conn_type": "aws", "login": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            "password": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            "extra": {"endpoint_url": self.s3.endpoint_url, "region_name": DUMMY_CREDENTIALS["AWS_DEFAULT_REGION"]},
+            "conn_type": "aws",
+            "extra": {
+                "aws_access_key_id": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                "aws_secret_access_key": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                "endpoint_url": self.s3.endpoint_url, "region_name": DUMMY_CREDENTIALS["AWS_DEFAULT_REGION"],
+            },
         }
         return {
             "AIRFLOW_CONN_REDSHIFT_DEFAULT": json.dumps(redshift),

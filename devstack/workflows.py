@@ -47,6 +47,8 @@ def run_window(stack: Stack, start, hours: int, *, dag_id: str = "sparkify_etl",
     stamp = start.strftime("%Y%m%dT%H")
     log_file, progress_file = logs / f"run-{stamp}.log", logs / f"run-{stamp}.progress.jsonl"
     progress_file.unlink(missing_ok=True)
+    log_file.touch(mode=0o600)
+    log_file.chmod(0o600)  # task output: owner only
     command = [sys.executable, "-m", "devstack.dagrun", "--dag-id", dag_id, "--start", start.strftime("%Y-%m-%dT%H"),
                "--hours", str(hours), "--progress-file", str(progress_file)]
     with open(log_file, "w") as log, Progress(console=console, disable=quiet) as progress:
@@ -83,6 +85,10 @@ def print_runs(records: list[dict]) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     stack = Stack()
     stack.up()
+    if stack.bucket_is_empty():  # every hour would fail its COPY, one after the other
+        console.print(f"[red]error:[/] bucket {stack.config.bucket} is empty: run `make demo` or "
+                      "`python -m devstack seed`", soft_wrap=True)
+        return 1
     records = run_window(stack, args.start, args.hours)
     print_runs(records)
     return 0 if all(r["state"] == "success" for r in records) else 1

@@ -31,8 +31,9 @@ def register(subparsers) -> None:
     gen.set_defaults(func=run_generate)
 
     seed = subparsers.add_parser("seed", help="upload a dataset folder to the (local) S3 bucket")
-    seed.add_argument("--from", dest="src", type=Path, default=DEFAULT_DATA_DIR,
-                      help="dataset folder in the bucket layout (default: %(default)s)")
+    seed.add_argument("--from", dest="src", type=Path, default=None,
+                      help="dataset folder in the bucket layout (default: the newest of .devstack/demo-data, "
+                           "written by `make demo`, and .devstack/data, written by `generate`)")
     seed.add_argument("--bucket", default=None, help="default: $SPARKIFY_S3_BUCKET or sparkify-local")
     seed.add_argument("--endpoint-url", default=None,
                       help="default: $AWS_ENDPOINT_URL, else the local stack's S3 server (`python -m devstack up`)")
@@ -60,11 +61,14 @@ def run_generate(args: argparse.Namespace) -> int:
 def run_seed(args: argparse.Namespace) -> int:
     from devstack.seed import bucket_from_env, seed_summary
 
-    if not args.src.is_dir():
-        print(f"seed: no dataset at {args.src} (run `generate` first or pass --from DIR)", file=sys.stderr)
+    args.src = args.src or default_seed_source()
+    if args.src is None or not args.src.is_dir():
+        print(f"seed: no dataset at {args.src or 'the default folders'} (run `make demo` or `generate` first, "
+              "or pass --from DIR)", file=sys.stderr)
         return 2
     bucket = args.bucket or bucket_from_env()
     endpoint_url = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+    stack = None
     if endpoint_url is None:  # the local stack's S3: the usual case on a laptop
         from devstack.stack import Stack
 
@@ -75,7 +79,18 @@ def run_seed(args: argparse.Namespace) -> int:
             return 2
         endpoint_url = stack.s3.endpoint_url
     print(seed_summary(args.src, bucket, endpoint_url=endpoint_url, progress=not args.no_progress))
+    if stack is not None and bucket == stack.config.bucket:
+        stack.record_seed(args.src)  # restored by `up` if the (in-memory) S3 server has to be replaced
     return 0
+
+
+def default_seed_source() -> Path | None:
+    """The dataset `make demo` wrote (`<state dir>/demo-data`) or the one `generate` wrote
+    (`<state dir>/data`), whichever was generated last; None when neither exists."""
+    from devstack.stack import state_dir
+
+    found = [path for path in (state_dir() / "demo-data", state_dir() / "data") if (path / "truth.json").exists()]
+    return max(found, key=lambda path: (path / "truth.json").stat().st_mtime, default=None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,111 @@
+"""The stack's lifecycle against real servers: a patient S3 probe, the in-memory S3 refilled when
+it had to be replaced, and `run` refusing an empty bucket."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import shutil
+import tempfile
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from devstack.cli import main
+from devstack.datagen import GenConfig, generate
+from devstack.processes import free_port
+from devstack.s3server import healthy
+from devstack.seed import seed_bucket
+from devstack.stack import Stack
+
+
+class SlowHandler(http.server.BaseHTTPRequestHandler):
+    delay = 1.5
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        time.sleep(self.delay)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"<ListAllMyBucketsResult/>")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_s3_probe_waits_for_a_slow_server_and_fails_on_a_dead_one():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        # The old probe (0.5 s timeout) called this server dead and replaced it.
+        assert healthy(f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+    assert not healthy(f"http://127.0.0.1:{free_port()}", timeout=1, attempts=2)
+
+
+@pytest.fixture(scope="module")
+def stack():
+    scratch = Path(tempfile.mkdtemp(prefix="sparkify-lifecycle-"))
+    scratch.chmod(0o755)  # PostgreSQL runs as another account when we are root
+    saved = os.environ.get("SPARKIFY_DEVSTACK_DIR")
+    os.environ["SPARKIFY_DEVSTACK_DIR"] = str(scratch / "stack")
+    stack = Stack(scratch / "stack")
+    try:
+        stack.up()
+        yield stack
+    finally:
+        stack.down()
+        if saved is None:
+            os.environ.pop("SPARKIFY_DEVSTACK_DIR", None)
+        else:
+            os.environ["SPARKIFY_DEVSTACK_DIR"] = saved
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def keys(stack: Stack) -> set[str]:
+    pages = stack.s3_client().get_paginator("list_objects_v2").paginate(Bucket=stack.config.bucket)
+    return {item["Key"] for page in pages for item in page.get("Contents", [])}
+
+
+def empty_bucket(stack: Stack) -> None:
+    client = stack.s3_client()
+    for key in keys(stack):
+        client.delete_object(Bucket=stack.config.bucket, Key=key)
+
+
+def test_run_stops_at_once_on_an_empty_bucket(stack, capsys):
+    empty_bucket(stack)
+    began = time.monotonic()
+    assert main(["run", "--hours", "3"]) == 1
+    assert time.monotonic() - began < 30  # no DAG run was attempted
+    assert "bucket sparkify-local is empty: run `make demo` or `python -m devstack seed`" in capsys.readouterr().err
+
+
+def test_a_new_s3_server_gets_the_seeded_datasets_back(stack, capsys):
+    empty_bucket(stack)
+    demo = stack.dir / "demo-data"  # where `make demo` writes
+    generate(demo, GenConfig(start_date=date(2018, 11, 1), days=1, events_per_day=50, users=5, songs=5, artists=5),
+             progress=False)
+    seed_bucket(demo, stack.config.bucket, endpoint_url=stack.s3.endpoint_url, progress=False)
+    extra = stack.dir / "extra"
+    (extra / "log_data").mkdir(parents=True)
+    (extra / "log_data" / "x.json").write_text("{}\n")
+    assert main(["seed", "--from", str(extra), "--no-progress"]) == 0  # recorded for the restore
+    before = keys(stack)
+    assert "log_data/x.json" in before
+
+    old_pid = stack.status()["s3"]["pid"]
+    stack.up()  # nothing to do: the live server is kept, with its objects
+    assert stack.status()["s3"]["pid"] == old_pid
+    capsys.readouterr()
+
+    stack.s3.stop()  # the in-memory objects are gone with it
+    stack.up()
+    assert stack.status()["s3"]["pid"] != old_pid
+    assert keys(stack) == before
+    err = capsys.readouterr().err
+    assert f"restored {len(before) - 1} files from {demo}" in err
+    assert f"restored 1 files from {extra.resolve()}" in err
