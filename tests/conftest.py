@@ -61,7 +61,9 @@ def airflow_home() -> Path:
 def pg_server():
     """A real PostgreSQL server on a free loopback port, password-authenticated."""
     scratch = _scratch_dir("sparkify-pg-")
-    server = PostgresServer(data_dir=scratch / "data", port=free_port(), password=secrets.token_urlsafe(16))
+    # Failed statements logged: the endpoint tests grep postgres.log for secrets that reached PostgreSQL.
+    server = PostgresServer(data_dir=scratch / "data", port=free_port(), password=secrets.token_urlsafe(16),
+                            log_failed_statements=True)
     server.start()
     yield server
     server.stop(mode="immediate")
