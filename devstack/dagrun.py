@@ -102,7 +102,8 @@ def exclusive_window():
         yield
 
 
-def run_hours(dag_id: str, start: datetime, hours: int, progress_file: Path | None) -> int:
+def run_hours(dag_id: str, start: datetime, hours: int, progress_file: Path | None, *,
+              conf: dict | None = None, without_logical_date: bool = False) -> int:
     """Run one DAG run per hour [start + i h, start + (i+1) h); returns the number that failed."""
     ensure_metadata_db()
     from airflow.sdk.log import configure_logging
@@ -118,15 +119,24 @@ def run_hours(dag_id: str, start: datetime, hours: int, progress_file: Path | No
     failed = 0
     with exclusive_window():
         for index in range(hours):
-            failed += run_one(dag, start + timedelta(hours=index), progress_file)
+            failed += run_one(dag, start + timedelta(hours=index), progress_file, conf, without_logical_date)
     return failed
 
 
-def run_one(dag, interval_start: datetime, progress_file: Path | None) -> int:
-    """Run the DAG for the hour starting at ``interval_start``; 1 when the run failed."""
+def run_one(dag, interval_start: datetime, progress_file: Path | None, conf: dict | None = None,
+            without_logical_date: bool = False) -> int:
+    """Run the DAG for the hour starting at ``interval_start``; 1 when the run failed.
+
+    ``without_logical_date``: the run `airflow dags trigger` makes, no logical date, created 5 minutes
+    after the hour ended (``run_after``); the DAG must then load that last complete hour.
+    """
     began = time.monotonic()
-    with scheduled_intervals():
-        dag_run = dag.test(logical_date=interval_start)
+    if without_logical_date:
+        dag_run = dag.test(logical_date=None, run_after=interval_start + timedelta(hours=1, minutes=5),
+                           run_conf=conf)
+    else:
+        with scheduled_intervals():
+            dag_run = dag.test(logical_date=interval_start, run_conf=conf)
     state = str(getattr(dag_run, "state", "unknown"))
     instances = dag_run.get_task_instances() if dag_run else []
     tasks = {ti.task_id: str(ti.state) for ti in instances}
@@ -152,8 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=parse_hour, required=True)
     parser.add_argument("--hours", type=int, default=24)
     parser.add_argument("--progress-file", type=Path)
+    parser.add_argument("--conf", type=json.loads, help="run conf (params) as JSON, e.g. '{\"force_restage\": true}'")
+    parser.add_argument("--without-logical-date", action="store_true",
+                        help="run as `airflow dags trigger` does: no logical date, created after the hour")
     args = parser.parse_args(argv)
-    return 1 if run_hours(args.dag_id, args.start, args.hours, args.progress_file) else 0
+    failed = run_hours(args.dag_id, args.start, args.hours, args.progress_file, conf=args.conf,
+                       without_logical_date=args.without_logical_date)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
