@@ -24,7 +24,7 @@ from airflow.providers.common.sql.operators.sql import BaseSQLOperator
 
 from sparkify.config import REDSHIFT_CONN_ID
 from sparkify.load import _TransactionalLoadOperator, sql_timestamp, to_utc_naive
-from sparkify.staging import _literal, mark_published_sql
+from sparkify.staging import _literal, mark_published_sql, now_literal
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -102,7 +102,7 @@ class PublishOperator(_TransactionalLoadOperator):
         statements.append(
             f"INSERT INTO {LOCK_TABLE} (interval_start, interval_end, run_id, plays, catalog_published, "
             f"published_at)\nSELECT '{start}', '{end}', {_literal(run_id)}, COUNT(*), "
-            f"{'TRUE' if with_catalog else 'FALSE'}, GETDATE()\nFROM audit_songplays\n"
+            f"{'TRUE' if with_catalog else 'FALSE'}, {now_literal()}\nFROM audit_songplays\n"
             f"WHERE start_time >= '{start}' AND start_time < '{end}'"
         )
         return statements

@@ -84,6 +84,13 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def now_literal() -> str:
+    """The current UTC time as a timestamp literal: GETDATE() is Redshift's, now() PostgreSQL's."""
+    from datetime import UTC, datetime
+
+    return "'" + datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S") + "'"
+
+
 class StagingCache:
     """``pre_execute`` / ``post_execute`` hooks for an ``S3ToRedshiftOperator`` with ``method='REPLACE'``.
 
@@ -125,7 +132,7 @@ class StagingCache:
                 f"DELETE FROM {STATE_TABLE} WHERE source = {source}",
                 f"INSERT INTO {STATE_TABLE} (source, target_table, fingerprint, objects, bytes, rows_staged, "
                 f"staged_at) SELECT {source}, {_literal(table)}, {fingerprint}, {len(listing.objects)}, "
-                f"{listing.total_bytes}, COUNT(*), GETDATE() FROM {table}",
+                f"{listing.total_bytes}, COUNT(*), {now_literal()} FROM {table}",
             ],
             autocommit=False,
         )

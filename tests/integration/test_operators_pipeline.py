@@ -162,9 +162,8 @@ def test_one_hour_of_the_sample(etl_dag, environment, pg_server, hour):
     day_table = f"staging_events_{start:%Y%m%d}"
     assert query(pg_server, f"SELECT COUNT(*) FROM {day_table}") == [(len(day_events),)]
     # three publishes; the catalog only by the runs that restaged it
-    published = query(pg_server, f"SELECT catalog_published FROM publish_log WHERE interval_start = '{start}' "
-                                 "ORDER BY published_at")
-    assert published == [(first["stage_songs"] == "success",), (False,), (True,)]
+    published = query(pg_server, f"SELECT catalog_published FROM publish_log WHERE interval_start = '{start}'")
+    assert sorted(published) == sorted([(first["stage_songs"] == "success",), (False,), (True,)])
     songs = sample_songs()
     assert query(pg_server, "SELECT COUNT(*) FROM staging_songs") == [(len(songs),)]
     assert query(pg_server, "SELECT COUNT(DISTINCT song_id) FROM songs") == [
