@@ -178,6 +178,19 @@ class PostgresServer:
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.dbname,)).fetchone():
                 conn.execute(f'CREATE DATABASE "{self.dbname}"')
 
+    def ensure_role_database(self, role: str, password: str, dbname: str) -> None:
+        """A login role owning a database of its own (the local Airflow's metadata database)."""
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+            # Always (re)set: the password lives in stack.json, which may have been recreated.
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone():
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(dbname), sql.Identifier(role)))
+
     def stop(self, mode: str = "fast") -> bool:
         """Stop the server; False when it was not running."""
         if not self.initialized() or not self.running():

@@ -77,12 +77,14 @@ def ensure_bucket(client, bucket: str) -> bool:
     return True
 
 
-def seed_bucket(src: Path, bucket: str, *, endpoint_url: str | None, progress: bool = True) -> int:
-    """Upload every data file under `src` to `bucket`; returns the number of files uploaded."""
+def seed_bucket(src: Path, bucket: str, *, endpoint_url: str | None, progress: bool = True,
+                only: str | None = None) -> int:
+    """Upload every data file under `src` (or only those under the relative folder `only`) to
+    `bucket`; returns the number of files uploaded."""
     src = Path(src)
     if not src.is_dir():
         raise FileNotFoundError(f"dataset folder not found: {src}")
-    files = dataset_files(src)
+    files = [path for path in dataset_files(src) if only is None or path.parts[0] == only]
     client = s3_client(endpoint_url)
     ensure_bucket(client, bucket)
 

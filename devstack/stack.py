@@ -41,12 +41,18 @@ class StackConfig:
     host: str = "127.0.0.1"
     user: str = "sparkify"
     dbname: str = "dev"
+    # Password of the `airflow` role that owns the local Airflow's metadata database.
+    airflow_db_password: str = ""
 
     @classmethod
     def load_or_create(cls, directory: Path) -> StackConfig:
         path = directory / "stack.json"
         if path.exists():
-            return cls(**json.loads(path.read_text()))
+            config = cls(**json.loads(path.read_text()))
+            if not config.airflow_db_password:  # a stack.json from before the local Airflow used PostgreSQL
+                config.airflow_db_password = secrets.token_urlsafe(18)
+                path.write_text(json.dumps(asdict(config), indent=2))
+            return config
         directory.mkdir(parents=True, exist_ok=True)
         directory.chmod(0o755)  # PostgreSQL runs as another account when we are root
         ports = {
@@ -54,7 +60,7 @@ class StackConfig:
             "endpoint_port": int(os.environ.get("SPARKIFY_ENDPOINT_PORT") or free_port()),
             "s3_port": int(os.environ.get("SPARKIFY_S3_PORT") or free_port()),
         }
-        config = cls(**ports, password=secrets.token_urlsafe(18))
+        config = cls(**ports, password=secrets.token_urlsafe(18), airflow_db_password=secrets.token_urlsafe(18))
         path.touch(mode=0o600)
         path.write_text(json.dumps(asdict(config), indent=2))
         return config

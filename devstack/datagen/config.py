@@ -33,6 +33,9 @@ class GenConfig:
     anonymous_session_rate: float = 0.03
     # Share of users that are paying at their first event.
     paid_user_rate: float = 0.22
+    # Added to every session id. A second dataset over the same catalog and users (the local
+    # Airflow's "live" days) uses an offset so its songplay ids never collide with the demo's.
+    session_id_offset: int = 0
     # Quirks of the real log text, applied only to songs outside the catalog (see SCHEMA.md).
     mojibake_rate: float = 0.05
     control_char_rate: float = 0.01

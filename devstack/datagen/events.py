@@ -116,7 +116,7 @@ class Simulator:
         self.pick_hour = _picker(list(words.HOUR_WEIGHTS))
         factors = config.weekday_factors
         self.weekday_factor = [f * len(factors) / sum(factors) for f in factors]
-        self.next_session_id = self.rng.randint(1, 50)
+        self.next_session_id = config.session_id_offset + self.rng.randint(1, 50)
         self.carry: list[tuple] = []
         # Sessions end earlier than planned (Logout, anonymous visitors), so the plan overshoots
         # by the ratio observed so far: days then hold ~events_per_day on average.

@@ -1,0 +1,448 @@
+"""A local Airflow 3 deployment on the stack's own PostgreSQL: the harness behind `make airflow`
+and the scheduler/browser tests.
+
+Four supervised components, each in its own process group with a pid file:
+``api-server`` (UI, REST API and the tasks' execution API), ``dag-processor``, ``triggerer`` and
+``scheduler`` (LocalExecutor). The metadata database is a separate ``airflow`` database, owned
+by an ``airflow`` role, in the stack's PostgreSQL cluster: no SQLite, so the scheduler and a
+backfill created through the API never fight over one file lock.
+
+API (stable; used by ``tests/scheduler/conftest.py``)::
+
+    airflow = LocalAirflow(stack, home=Path(...), port=None)  # port None: 8080, else a free one
+    airflow.start()               # migrate, start in order, wait until /monitor/health is all healthy
+    airflow.base_url              # "http://127.0.0.1:<port>"
+    airflow.login                 # ("admin", "<password>") for the UI
+    api = airflow.api()           # AirflowApi: an authenticated httpx client on /api/v2
+    api.unpause("sparkify_etl"); api.wait_for_dag("sparkify_etl")
+    run = api.trigger("sparkify_etl", logical_date=None)          # POST dagRuns
+    api.backfill("sparkify_etl", "2018-11-01T00:00:00Z", "2018-11-01T03:00:00Z", max_active_runs=1)
+    api.wait_for_run("sparkify_etl", run["dag_run_id"], timeout=600)  # -> final dag run JSON
+    api.wait_for_runs("sparkify_etl", run_type="backfill", count=4)   # every run in a final state
+    api.task_instances(dag_id, run_id); api.task_log(dag_id, run_id, task_id, try_number=1)
+    airflow.cli("dags", "list")   # the `airflow` CLI with the same environment (CompletedProcess)
+    airflow.environment()         # that environment, for your own subprocesses
+    airflow.health()              # the health JSON, or None
+    airflow.stop()                # stop every component (process groups), wait until the port is free
+
+Component output goes to ``<home>/components/<name>.log`` (mode 0600); task logs to
+``<home>/logs``. Secrets travel in the environment only: the metadata DB password, the JWT
+secret and the stack's connections are never written under ``<home>`` by us.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from devstack.processes import (
+    StartupError,
+    free_port,
+    port_open,
+    read_pid,
+    start_daemon,
+    stop_daemon,
+    tail,
+)
+from devstack.stack import ROOT, Stack
+
+COMPONENTS = ("api-server", "dag-processor", "triggerer", "scheduler")
+HEALTH_PATH = "/api/v2/monitor/health"
+DEFAULT_PORT = 8080
+FINAL_RUN_STATES = {"success", "failed"}
+USERNAME = "admin"
+
+
+def airflow_bin() -> str:
+    return str(Path(sys.executable).parent / "airflow")
+
+
+@dataclass
+class AirflowEndpoint:
+    """Where the api-server listens; kept in `<home>/components/api.json` for `down` and hints."""
+
+    host: str
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class LocalAirflow:
+    """Start, check and stop the four Airflow components against a running `Stack`."""
+
+    def __init__(
+        self,
+        stack: Stack,
+        home: Path | None = None,
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        parallelism: int = 4,
+        extra_env: dict[str, str] | None = None,
+    ):
+        self.stack = stack
+        self.home = Path(home or stack.dir / "airflow").resolve()
+        self.run_dir = self.home / "components"
+        self.host = host
+        self.requested_port = port
+        self.parallelism = parallelism
+        self.extra_env = dict(extra_env or {})
+        self._jwt_secret: str | None = None
+        self.endpoint: AirflowEndpoint | None = self._saved_endpoint()
+
+    # -- files ------------------------------------------------------------------------------------
+    def pid_file(self, component: str) -> Path:
+        return self.run_dir / f"{component}.pid"
+
+    def log_file(self, component: str) -> Path:
+        return self.run_dir / f"{component}.log"
+
+    @property
+    def passwords_file(self) -> Path:
+        return self.home / "simple_auth_manager_passwords.json"
+
+    def _saved_endpoint(self) -> AirflowEndpoint | None:
+        try:
+            return AirflowEndpoint(**json.loads((self.run_dir / "api.json").read_text()))
+        except (FileNotFoundError, ValueError, TypeError):
+            return None
+
+    @property
+    def base_url(self) -> str:
+        if self.endpoint is None:
+            raise RuntimeError("Airflow has not been started")
+        return self.endpoint.base_url
+
+    @property
+    def login(self) -> tuple[str, str]:
+        """The UI login: ("admin", generated password, kept 0600 in the home)."""
+        if not self.passwords_file.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            self.passwords_file.touch(mode=0o600)
+            self.passwords_file.write_text(json.dumps({USERNAME: secrets.token_urlsafe(12)}))
+        return USERNAME, json.loads(self.passwords_file.read_text())[USERNAME]
+
+    # -- state ------------------------------------------------------------------------------------
+    def pids(self) -> dict[str, int | None]:
+        return {name: read_pid(self.pid_file(name)) for name in COMPONENTS}
+
+    def running(self) -> bool:
+        """True when any component process is alive."""
+        return any(pid is not None for pid in self.pids().values())
+
+    def health(self, timeout: float = 5.0) -> dict | None:
+        """The api-server's /monitor/health JSON, or None when it does not answer."""
+        if self.endpoint is None:
+            return None
+        try:
+            response = httpx.get(self.base_url + HEALTH_PATH, timeout=timeout)
+            response.raise_for_status()
+            return response.json()
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    @staticmethod
+    def unhealthy(health: dict | None) -> list[str]:
+        """The components that are not healthy according to `health` (all of them if None)."""
+        names = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+        if health is None:
+            return list(names)
+        return [name for name in names if (health.get(name) or {}).get("status") != "healthy"]
+
+    # -- environment ------------------------------------------------------------------------------
+    def metadata_db_uri(self) -> str:
+        cfg = self.stack.config
+        return f"postgresql://airflow:{cfg.airflow_db_password}@{cfg.host}:{cfg.pg_port}/airflow"
+
+    def environment(self) -> dict[str, str]:
+        """Environment of every component and CLI call: the stack's connections and variables,
+        the PostgreSQL metadata DB, LocalExecutor, the api-server's address."""
+        if self.endpoint is None:
+            raise RuntimeError("choose the port first: start()")
+        if self._jwt_secret is None:
+            self._jwt_secret = secrets.token_urlsafe(32)
+        username, _ = self.login
+        env = {
+            **os.environ,
+            **self.stack.airflow_env(),
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_db_uri(),
+            "AIRFLOW__API__HOST": self.endpoint.host,
+            "AIRFLOW__API__PORT": str(self.endpoint.port),
+            "AIRFLOW__API__BASE_URL": self.base_url,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": self.base_url + "/execution/",
+            # Every component must sign and check task tokens with the same key; env only, never a file.
+            "AIRFLOW__API_AUTH__JWT_SECRET": self._jwt_secret,
+            "AIRFLOW__CORE__AUTH_MANAGER":
+                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{username}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+            **self.extra_env,
+        }
+        return env
+
+    def cli(self, *args: str, check: bool = False, timeout: float = 300) -> subprocess.CompletedProcess:
+        """Run `airflow <args>` with the deployment's environment."""
+        return subprocess.run([airflow_bin(), *args], env=self.environment(), capture_output=True, text=True,
+                              check=check, timeout=timeout)
+
+    # -- start ------------------------------------------------------------------------------------
+    def choose_endpoint(self) -> tuple[AirflowEndpoint, str | None]:
+        """Reuse the recorded port when our api-server is alive; else the requested port, 8080 or a
+        free one. Returns the endpoint and a note when the port is not the one asked for."""
+        if self.endpoint and read_pid(self.pid_file("api-server")) is not None:
+            return self.endpoint, None
+        wanted = self.requested_port or DEFAULT_PORT
+        if not port_open(self.host, wanted):
+            return AirflowEndpoint(self.host, wanted), None
+        if self.requested_port:
+            raise StartupError(f"port {wanted} on {self.host} is taken by another program; choose another --port")
+        port = free_port(self.host)
+        return AirflowEndpoint(self.host, port), f"port {wanted} is taken: using {port}"
+
+    def prepare(self) -> str | None:
+        """Metadata database, port, login; returns a note about the port, if any."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir.chmod(0o700)
+        self.endpoint, note = self.choose_endpoint()
+        (self.run_dir / "api.json").write_text(json.dumps({"host": self.endpoint.host, "port": self.endpoint.port}))
+        self.stack.postgres.ensure_role_database("airflow", self.stack.config.airflow_db_password, "airflow")
+        self.migrate()
+        return note
+
+    def migrate(self) -> None:
+        """`airflow db migrate` unless this Airflow version already migrated this database."""
+        import airflow  # only the version: cheap, and reads no configuration
+
+        marker = self.run_dir / "migrated"
+        stamp = f"{airflow.__version__} {self.stack.config.pg_port} {self.stack.postgres.data_dir}"
+        if marker.exists() and marker.read_text() == stamp and self._has_alembic_version():
+            return
+        result = self.cli("db", "migrate", timeout=600)
+        if result.returncode != 0:
+            raise StartupError(f"`airflow db migrate` failed:\n{result.stderr.strip()[-2000:]}")
+        marker.write_text(stamp)
+
+    def _has_alembic_version(self) -> bool:
+        import psycopg
+
+        try:
+            with psycopg.connect(self.metadata_db_uri(), connect_timeout=10) as conn:
+                return bool(conn.execute("SELECT version_num FROM alembic_version").fetchone())
+        except psycopg.Error:
+            return False
+
+    def start(self, timeout: float = 300, on_progress=None) -> str | None:
+        """Start what is not running, in order, and wait until every component is healthy.
+
+        A component whose process is alive is never restarted. Raises StartupError (after stopping
+        what this call started) when a component exits or the deployment is not healthy in time.
+        Returns a note about the port chosen, if any.
+        """
+        say = on_progress or (lambda message: None)
+        note = self.prepare()
+        env = self.environment()
+        started: list[str] = []
+        try:
+            for name in COMPONENTS:
+                if read_pid(self.pid_file(name)) is not None:
+                    continue
+                say(f"starting {name}")
+                args = [airflow_bin(), name]
+                ready = (lambda: self.health(timeout=2) is not None) if name == "api-server" else (lambda: True)
+                self._touch_log(name)
+                start_daemon(f"airflow {name}", args, pid_file=self.pid_file(name), log_file=self.log_file(name),
+                             ready=ready, timeout=timeout, env=env)
+                started.append(name)
+            self.wait_healthy(timeout)
+        except BaseException:
+            for name in reversed(started):
+                stop_daemon(self.pid_file(name))
+            raise
+        return note
+
+    def _touch_log(self, name: str) -> None:
+        path = self.log_file(name)
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+
+    def wait_healthy(self, timeout: float = 300) -> dict:
+        """Wait until /monitor/health reports every component healthy; StartupError names the laggards."""
+        deadline = time.monotonic() + timeout
+        health = None
+        while time.monotonic() < deadline:
+            dead = [name for name, pid in self.pids().items() if pid is None]
+            if dead:
+                name = dead[0]
+                raise StartupError(f"airflow {name} exited; last lines of {self.log_file(name)}:\n"
+                                   f"{tail(self.log_file(name))}")
+            health = self.health()
+            if not self.unhealthy(health):
+                return health
+            time.sleep(1)
+        raise StartupError(f"Airflow not healthy after {timeout:.0f}s: {', '.join(self.unhealthy(health))} "
+                           f"(logs in {self.run_dir})")
+
+    # -- stop -------------------------------------------------------------------------------------
+    def stop(self, timeout: float = 30) -> bool:
+        """Stop every component (scheduler first), then wait until the api port is released."""
+        stopped = False
+        for name in reversed(COMPONENTS):
+            stopped |= stop_daemon(self.pid_file(name))
+        if self.endpoint:
+            deadline = time.monotonic() + timeout
+            while port_open(self.endpoint.host, self.endpoint.port) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        return stopped
+
+    # -- REST -------------------------------------------------------------------------------------
+    def api(self) -> AirflowApi:
+        """An authenticated REST client (JWT from the simple auth manager's /auth/token)."""
+        username, password = self.login
+        response = httpx.post(self.base_url + "/auth/token", json={"username": username, "password": password},
+                              timeout=30)
+        response.raise_for_status()
+        return AirflowApi(self.base_url, response.json()["access_token"])
+
+
+class AirflowApi:
+    """Thin helpers over Airflow's public REST API (/api/v2)."""
+
+    def __init__(self, base_url: str, token: str):
+        self.client = httpx.Client(base_url=base_url + "/api/v2", headers={"Authorization": f"Bearer {token}"},
+                                   timeout=60)
+
+    def get(self, path: str, **params) -> Any:
+        response = self.client.get(path, params=params or None)
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, path: str, body: dict) -> httpx.Response:
+        return self.client.post(path, json=body)
+
+    def patch(self, path: str, body: dict) -> Any:
+        response = self.client.patch(path, json=body)
+        response.raise_for_status()
+        return response.json()
+
+    # -- DAGs -------------------------------------------------------------------------------------
+    def wait_for_dag(self, dag_id: str, timeout: float = 180) -> dict:
+        """Wait until the dag processor has serialized `dag_id`; fails at once on an import error."""
+        deadline = time.monotonic() + timeout
+        while True:
+            errors = self.import_errors()
+            if errors:
+                raise AssertionError(f"DAG import errors: {errors}")
+            response = self.client.get(f"/dags/{dag_id}")
+            if response.status_code == 200:
+                return response.json()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{dag_id} not parsed after {timeout:.0f}s")
+            time.sleep(1)
+
+    def import_errors(self) -> list[dict]:
+        return self.get("/importErrors")["import_errors"]
+
+    def unpause(self, dag_id: str) -> dict:
+        return self.patch(f"/dags/{dag_id}", {"is_paused": False})
+
+    def pause(self, dag_id: str) -> dict:
+        return self.patch(f"/dags/{dag_id}", {"is_paused": True})
+
+    # -- runs -------------------------------------------------------------------------------------
+    def trigger(self, dag_id: str, logical_date: str | datetime | None = None, conf: dict | None = None,
+                run_id: str | None = None) -> dict:
+        """POST a dag run; `logical_date=None` is a trigger with no logical date (as from the UI)."""
+        body: dict[str, Any] = {"logical_date": _iso(logical_date), "conf": conf or {}}
+        if run_id:
+            body["dag_run_id"] = run_id
+        response = self.post(f"/dags/{dag_id}/dagRuns", body)
+        response.raise_for_status()
+        return response.json()
+
+    def backfill(self, dag_id: str, from_date: str | datetime, to_date: str | datetime, *,
+                 max_active_runs: int | None = None, reprocess_behavior: str = "none") -> httpx.Response:
+        """POST /backfills; returns the response (409 when a backfill of the DAG is already running)."""
+        body: dict[str, Any] = {"dag_id": dag_id, "from_date": _iso(from_date), "to_date": _iso(to_date),
+                                "reprocess_behavior": reprocess_behavior}
+        if max_active_runs is not None:
+            body["max_active_runs"] = max_active_runs
+        return self.post("/backfills", body)
+
+    def runs(self, dag_id: str, **params) -> list[dict]:
+        return self.get(f"/dags/{dag_id}/dagRuns", limit=1000, **params)["dag_runs"]
+
+    def run(self, dag_id: str, run_id: str) -> dict:
+        return self.get(f"/dags/{dag_id}/dagRuns/{run_id}")
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 600) -> dict:
+        """Poll until the run is success or failed; returns its JSON."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.run(dag_id, run_id)
+            if run["state"] in FINAL_RUN_STATES:
+                return run
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{dag_id} {run_id} still {run['state']} after {timeout:.0f}s")
+            time.sleep(2)
+
+    def wait_for_runs(self, dag_id: str, *, count: int, run_type: str | None = None,
+                      timeout: float = 1800) -> list[dict]:
+        """Poll until at least `count` runs (of `run_type`, if given) exist and all are final."""
+        deadline = time.monotonic() + timeout
+        while True:
+            runs = [run for run in self.runs(dag_id) if run_type is None or run["run_type"] == run_type]
+            if len(runs) >= count and all(run["state"] in FINAL_RUN_STATES for run in runs):
+                return runs
+            if time.monotonic() > deadline:
+                states = {run["dag_run_id"]: run["state"] for run in runs}
+                raise TimeoutError(f"{dag_id}: runs not final after {timeout:.0f}s: {states}")
+            time.sleep(3)
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        return self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+
+    def clear_tasks(self, dag_id: str, run_id: str, task_ids: Iterable[str], **options) -> dict:
+        """POST clearTaskInstances for some tasks of one run (dry_run False unless given)."""
+        body = {"dag_run_id": run_id, "task_ids": list(task_ids), "dry_run": False, "only_failed": False,
+                **options}
+        response = self.post(f"/dags/{dag_id}/clearTaskInstances", body)
+        response.raise_for_status()
+        return response.json()
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+        """The task's log as text (structured lines joined)."""
+        response = self.client.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
+                                   params={"full_content": True}, headers={"Accept": "text/plain"})
+        response.raise_for_status()
+        return response.text
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _iso(value: str | datetime | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value.isoformat()
