@@ -226,3 +226,27 @@ def test_devstack_runs_get_the_schedulers_interval(etl_dag):
         devstack = timetable.infer_manual_data_interval(run_after=hour)
     assert devstack == scheduled.data_interval
     assert timetable.infer_manual_data_interval(run_after=hour) != devstack  # restored afterwards
+
+
+def test_a_second_devstack_window_waits_for_the_first(tmp_path, monkeypatch, capsys):
+    import subprocess
+    import sys
+    import time
+
+    from devstack.dagrun import exclusive_window
+
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys, time\n"
+         f"lock = open({str(tmp_path / 'dagrun.lock')!r}, 'w'); fcntl.flock(lock, fcntl.LOCK_EX)\n"
+         "print('locked', flush=True); time.sleep(1.5)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        began = time.monotonic()
+        with exclusive_window():
+            waited = time.monotonic() - began
+    finally:
+        holder.wait(timeout=30)
+    assert waited >= 1.0
+    assert "another devstack run holds" in capsys.readouterr().out
