@@ -1,4 +1,4 @@
-"""Hourly Sparkify warehouse load: S3 JSON -> Redshift staging -> star schema -> quality gate.
+"""Hourly Sparkify warehouse load: S3 JSON -> Redshift staging (a cache) -> audit -> gate -> publish.
 
 Wiring only: every SQL statement lives in ``sql/``, the load logic in ``plugins/sparkify/``.
 Nothing slow happens at import time: Variables are read by Jinja when a task renders, not here.
@@ -12,37 +12,53 @@ import pendulum
 from airflow.providers.amazon.aws.transfers.s3_to_redshift import S3ToRedshiftOperator
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG, CronDataIntervalTimetable, chain
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, chain
 
 from sparkify import assets
-from sparkify.config import AWS_CONN_ID, REDSHIFT_CONN_ID, sql_dir
+from sparkify.config import AWS_CONN_ID, REDSHIFT_CONN_ID, TABLES, sql_dir
+from sparkify.failfast import RenderErrorsFailFast
+from sparkify.intervals import MACROS
 from sparkify.load import LoadDimensionOperator, LoadFactOperator
+from sparkify.publish import PublishOperator
 from sparkify.quality import DataQualityOperator
-
-# Tables created by create_tables, in dependency-free order; one DDL file each under sql/ddl/.
-TABLES = ("staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time")
+from sparkify.staging import StagingCache
 
 # Rendered when a task runs (Airflow Variables, with the documented defaults).
 BUCKET = "{{ var.value.get('sparkify_s3_bucket', 'udacity-dend') }}"
 LOG_PREFIX = "{{ var.value.get('sparkify_log_prefix', 'log_data') }}"
 SONG_PREFIX = "{{ var.value.get('sparkify_song_prefix', 'song_data') }}"
 LOG_JSONPATH = "{{ var.value.get('sparkify_log_jsonpath', 'log_json_path.json') }}"
-# The daily event file holding the run's data interval start, e.g. log_data/2018/11/2018-11-15-events.json.
-EVENTS_KEY = LOG_PREFIX + "/{{ data_interval_start.strftime('%Y/%m/%Y-%m-%d') }}-events.json"
+# The daily event file holding the run's interval start, e.g. log_data/2018/11/2018-11-15-events.json.
+# interval_start()/interval_end() (sparkify.intervals) also work in runs without a logical date.
+EVENTS_KEY = LOG_PREFIX + "/{{ interval_start('%Y/%m/%Y-%m-%d') }}-events.json"
+EVENTS_TABLE = "staging_events_{{ interval_start('%Y%m%d') }}"
+SONGS_KEY = SONG_PREFIX + "/"
+CATALOG_TASKS = ["load_songs_dim", "load_artists_dim"]
 
 DOC_MD = """
 ### sparkify_etl
 
-Every hour: stage the day's event file and the song catalog from S3 into Redshift with `COPY`,
-replace the hour's plays in `songplays`, refresh the `users`, `songs`, `artists` and `time`
-dimensions, then run the data-quality gate (`sql/quality/checks.yaml`).
+Every hour, write-audit-publish:
+
+1. **stage** (a cache of S3): `stage_events` copies the day file of the run's interval into that day's
+   own table `staging_events_YYYYMMDD`, `stage_songs` the song catalog into `staging_songs`. Each source
+   is fingerprinted from its S3 listing (keys, ETags, sizes); when `staging_state` already records it,
+   the task is **skipped** with the reason. Param `force_restage` copies anyway.
+2. **audit**: the loads write the hour into `audit_songplays`, `audit_users`, `audit_time`, and, only when
+   the catalog was restaged, `audit_songs`/`audit_artists` (otherwise skipped).
+3. **gate** `run_quality_checks` (`sql/quality/checks.yaml`): the audit rows, reconciled with the staged
+   copy of the run's own day file. A failed gate publishes nothing.
+4. **publish**: one transaction applies the hour to `songplays`, `time`, `users` (newer wins), and the
+   catalog to `songs`/`artists` when restaged.
+5. `check_published` (`sql/quality/published.yaml`): referential checks on the published hour.
 
 * Connections: `redshift_default` (type `redshift` or `postgres`), `aws_default`
   (extra `region`, `role_arn` for the COPY).
 * Variables (optional): `sparkify_s3_bucket` (udacity-dend), `sparkify_log_prefix` (log_data),
   `sparkify_song_prefix` (song_data), `sparkify_log_jsonpath` (log_json_path.json).
-* Reruns and backfills are idempotent: staging uses `REPLACE`, the fact replaces exactly
-  `[data_interval_start, data_interval_end)`, the dimensions upsert or replace atomically.
+* A manual run without a logical date loads the last complete hour.
+* Runs may overlap (a backfill runs 10 at once): staging writers and the publish are serialised, each run
+  reads only its own day's staging table and its own interval of the audit tables.
 """
 
 default_args = {
@@ -50,22 +66,32 @@ default_args = {
     "depends_on_past": False,
     "retries": 3,
     "retry_delay": timedelta(minutes=5),
+    # A template that cannot render fails at once, saying so, instead of retrying 3 x 5 minutes.
+    "retry_policy": RenderErrorsFailFast(),
     "email_on_retry": False,
     "email_on_failure": False,
 }
 
+events_cache = StagingCache(single_file=True)
+catalog_cache = StagingCache(single_file=False, require_published=True)
+
 with DAG(
     dag_id="sparkify_etl",
-    description="Hourly S3 -> Redshift star schema load for Sparkify, with a data-quality gate",
+    description="Hourly S3 -> Redshift star schema load for Sparkify: cached staging, audit gate, publish",
     # Airflow 3 turns a plain "@hourly" into a CronTriggerTimetable whose data interval is empty
     # (start == end); the loads replace [data_interval_start, data_interval_end), so ask for real
     # hourly intervals: the run with logical date 13:00 covers [13:00, 14:00) and starts at 14:00.
     schedule=CronDataIntervalTimetable("@hourly", timezone="UTC"),
     start_date=pendulum.datetime(2018, 11, 1, tz="UTC"),
     catchup=False,
-    max_active_runs=1,  # the staging tables are shared between runs
+    # Scheduled runs one at a time; backfills ignore this (10 at once), which the DAG is built to survive.
+    max_active_runs=1,
     default_args=default_args,
     template_searchpath=[sql_dir(__file__)],
+    user_defined_macros=MACROS,
+    params={
+        "force_restage": Param(False, type="boolean", description="COPY the sources even when unchanged"),
+    },
     doc_md=DOC_MD,
     tags=["sparkify", "redshift", "etl"],
 ) as dag:
@@ -76,7 +102,10 @@ with DAG(
         conn_id=REDSHIFT_CONN_ID,
         sql=[f"ddl/{table}.sql" for table in TABLES],
         autocommit=False,
-        doc_md="Create every table if missing (`CREATE TABLE IF NOT EXISTS`, `sql/ddl/`); idempotent.",
+        # Concurrent CREATE TABLE IF NOT EXISTS of one table can fail on PostgreSQL: one at a time.
+        max_active_tis_per_dag=1,
+        doc_md="Create every table if missing (`CREATE TABLE IF NOT EXISTS`, `sql/ddl/`), "
+        "including the day's `staging_events_YYYYMMDD`; idempotent.",
     )
 
     stage_events = S3ToRedshiftOperator(
@@ -84,7 +113,7 @@ with DAG(
         redshift_conn_id=REDSHIFT_CONN_ID,
         aws_conn_id=AWS_CONN_ID,  # set explicitly: only then does the provider read region/role_arn
         schema="public",
-        table="staging_events",
+        table=EVENTS_TABLE,
         s3_bucket=BUCKET,
         s3_key=EVENTS_KEY,
         method="REPLACE",
@@ -92,10 +121,14 @@ with DAG(
             f"FORMAT AS JSON 's3://{BUCKET}/{LOG_JSONPATH}'",
             "TIMEFORMAT 'epochmillisecs'",
         ],
+        pre_execute=events_cache.pre_execute,
+        post_execute=events_cache.post_execute,
+        max_active_tis_per_dag=1,  # REPLACE is DELETE + COPY: two at once would duplicate rows
         doc_md=(
-            "Replace `staging_events` with the day file of the run's data interval "
-            "(`log_data/YYYY/MM/YYYY-MM-DD-events.json`), columns by position from the jsonpaths file, "
-            "`ts` converted from epoch milliseconds."
+            "Copy the day file of the run's interval (`log_data/YYYY/MM/YYYY-MM-DD-events.json`) into the "
+            "day's own table `staging_events_YYYYMMDD`. **Skipped** when `staging_state` shows that exact "
+            "file (keys, ETags, sizes) already staged; fails before any COPY when more than one object "
+            "matches the key or the file is empty."
         ),
     )
 
@@ -106,75 +139,93 @@ with DAG(
         schema="public",
         table="staging_songs",
         s3_bucket=BUCKET,
-        s3_key=SONG_PREFIX + "/",
+        s3_key=SONGS_KEY,
         method="REPLACE",
         copy_options=["FORMAT AS JSON 'auto'"],
-        doc_md="Replace `staging_songs` with the whole song catalog (JSON keys matched to column names).",
+        pre_execute=catalog_cache.pre_execute,
+        post_execute=catalog_cache.post_execute,
+        max_active_tis_per_dag=1,
+        doc_md=(
+            "Copy the song catalog into `staging_songs`. **Skipped** when the catalog's listing is unchanged "
+            "since it was staged and published; then the songs/artists rebuild is skipped too."
+        ),
     )
 
     load_songplays_fact = LoadFactOperator(
         task_id="load_songplays_fact",
-        table="songplays",
+        table="audit_songplays",
         sql="load/songplays.sql",
-        outlets=[assets.SONGPLAYS],
-        doc_md="Replace the plays of `[data_interval_start, data_interval_end)` in one transaction.",
+        trigger_rule="none_failed",  # a skipped (cached) staging task is fine
+        doc_md="Write the plays of `[data_interval_start, data_interval_end)` into `audit_songplays` "
+        "(DELETE + INSERT of the interval, one transaction).",
     )
 
-    load_users_dim = LoadDimensionOperator(
+    load_users_dim = LoadFactOperator(
         task_id="load_users_dim",
-        table="users",
+        table="audit_users",
         sql="load/users.sql",
-        mode="upsert",
-        key_columns=["user_id"],
-        outlets=[assets.USERS],
-        doc_md="Upsert the users seen in the interval; newer event wins (level of the latest event).",
+        time_column="last_event_ts",
+        doc_md="Write one candidate row per user seen in the interval (their latest event there) into "
+        "`audit_users`; the publish applies them newer-wins.",
+    )
+
+    load_time_dim = LoadFactOperator(
+        task_id="load_time_dim",
+        table="audit_time",
+        sql="load/time.sql",
+        doc_md="Write one `time` row per distinct play start_time of the interval into `audit_time`.",
     )
 
     load_songs_dim = LoadDimensionOperator(
         task_id="load_songs_dim",
-        table="songs",
+        table="audit_songs",
         sql="load/songs.sql",
         mode="truncate-insert",
-        outlets=[assets.SONGS],
-        doc_md="Rebuild `songs` from the staged catalog atomically (DELETE + INSERT, one transaction).",
+        max_active_tis_per_dag=1,
+        doc_md="Rebuild `audit_songs` from the restaged catalog. Skipped when `stage_songs` skipped.",
     )
 
     load_artists_dim = LoadDimensionOperator(
         task_id="load_artists_dim",
-        table="artists",
+        table="audit_artists",
         sql="load/artists.sql",
         mode="truncate-insert",
-        outlets=[assets.ARTISTS],
-        doc_md="Rebuild `artists` from the staged catalog atomically (DELETE + INSERT, one transaction).",
-    )
-
-    load_time_dim = LoadDimensionOperator(
-        task_id="load_time_dim",
-        table='"time"',
-        sql="load/time.sql",
-        mode="upsert",
-        key_columns=["start_time"],
-        outlets=[assets.TIME],
-        doc_md="Upsert one row per distinct play start_time of the interval.",
+        max_active_tis_per_dag=1,
+        doc_md="Rebuild `audit_artists` from the restaged catalog. Skipped when `stage_songs` skipped.",
     )
 
     run_quality_checks = DataQualityOperator(
         task_id="run_quality_checks",
         checks="quality/checks.yaml",
-        doc_md="Run the checks declared in `sql/quality/checks.yaml`; fail listing every failed check.",
+        trigger_rule="none_failed",  # the catalog rebuild is skipped in most runs
+        retry_on_failure=False,  # the same audit rows fail the same checks: fail now, not 3 x 5 min later
+        doc_md="The audit gate (`sql/quality/checks.yaml`): audit rows of the interval, reconciled with the "
+        "staged copy of the run's day file. Nothing is published unless every check passes.",
+    )
+
+    publish = PublishOperator(
+        task_id="publish",
+        hour_sql="publish/hour.sql",
+        catalog_sql="publish/catalog.sql",
+        catalog_task_ids=CATALOG_TASKS,
+        catalog_source=f"s3://{BUCKET}/{SONGS_KEY}",
+        outlets=[assets.SONGPLAYS, assets.USERS, assets.TIME, assets.SONGS, assets.ARTISTS],
+        doc_md="One transaction: the audited hour into `songplays`, `time`, `users` (newer wins), and the "
+        "audited catalog into `songs`/`artists` when it was restaged.",
+    )
+
+    check_published = DataQualityOperator(
+        task_id="check_published",
+        checks="quality/published.yaml",
+        retry_on_failure=False,
+        doc_md="Referential checks on the published hour (`sql/quality/published.yaml`).",
     )
 
     end = EmptyOperator(task_id="end", doc_md="End of the run.")
 
-    chain(
-        begin,
-        create_tables,
-        [stage_events, stage_songs],
-        load_songplays_fact,
-        [load_users_dim, load_songs_dim, load_artists_dim, load_time_dim],
-        run_quality_checks,
-        end,
-    )
+    chain(begin, create_tables, [stage_events, stage_songs], load_songplays_fact,
+          [load_users_dim, load_time_dim], run_quality_checks, publish, check_published, end)
+    chain(stage_songs, [load_songs_dim, load_artists_dim], run_quality_checks)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,11 @@ from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import DAG, Param, chain, task
 
 from sparkify.config import REDSHIFT_CONN_ID, sql_dir
+from sparkify.config import TABLES as ETL_TABLES
 from sparkify.reset import CONFIRMATION, require_confirmation
 
-TABLES = ("staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time")
+# The per-day staging_events_YYYYMMDD tables are created by the hourly runs themselves.
+TABLES = tuple(table for table in ETL_TABLES if table != "staging_events")
 
 with DAG(
     dag_id="sparkify_reset_tables",

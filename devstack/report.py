@@ -11,7 +11,8 @@ from rich.table import Table
 from devstack.stack import ROOT, Stack
 
 console = Console()
-WAREHOUSE_TABLES = ("staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time")
+WAREHOUSE_TABLES = ("staging_songs", "songplays", "users", "songs", "artists", "time")
+DAY_TABLES = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'staging_events_%' ORDER BY 1"
 ANALYTICS = ROOT / "sql" / "analytics"
 
 
@@ -36,7 +37,8 @@ def print_report(stack: Stack, records: list[dict], data_dir: Path) -> None:
         counts = Table(title="Rows per table")
         counts.add_column("table")
         counts.add_column("rows", justify="right")
-        for name in WAREHOUSE_TABLES:
+        day_tables = tuple(row[0] for row in conn.execute(DAY_TABLES).fetchall())
+        for name in day_tables + WAREHOUSE_TABLES:
             counts.add_row(name, f"{conn.execute(f'SELECT COUNT(*) FROM {name}').fetchone()[0]:,}")
         console.print(counts)
 

@@ -37,8 +37,11 @@ def airflow_environment(stack: Stack) -> dict[str, str]:
     }
 
 
-def run_window(stack: Stack, start, hours: int, *, dag_id: str = "sparkify_etl", quiet: bool = False) -> list[dict]:
+def run_window(stack: Stack, start, hours: int, *, dag_id: str = "sparkify_etl", quiet: bool = False,
+               extra_args: list[str] | None = None) -> list[dict]:
     """Run the DAG for `hours` consecutive hours from `start`; returns one record per run.
+
+    `extra_args` go to devstack.dagrun (e.g. ["--conf", '{"force_restage": true}']).
 
     Airflow's own output goes to .devstack/logs/run-<start>.log; the console shows progress.
     """
@@ -50,7 +53,7 @@ def run_window(stack: Stack, start, hours: int, *, dag_id: str = "sparkify_etl",
     log_file.touch(mode=0o600)
     log_file.chmod(0o600)  # task output: owner only
     command = [sys.executable, "-m", "devstack.dagrun", "--dag-id", dag_id, "--start", start.strftime("%Y-%m-%dT%H"),
-               "--hours", str(hours), "--progress-file", str(progress_file)]
+               "--hours", str(hours), "--progress-file", str(progress_file), *(extra_args or [])]
     with open(log_file, "w") as log, Progress(console=console, disable=quiet) as progress:
         bar = progress.add_task(f"{dag_id}: {hours} hourly runs from {start:%Y-%m-%d %H:00}", total=hours)
         child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=airflow_environment(stack))

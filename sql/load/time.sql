@@ -1,5 +1,5 @@
--- One row per distinct play start_time of the run's data interval (read back from songplays, which
--- the fact task has just loaded). weekday: 0 = Sunday .. 6 = Saturday.
+-- One row per distinct play start_time of the run's data interval, read back from audit_songplays (which
+-- the fact task has just written); written to audit_time. weekday: 0 = Sunday .. 6 = Saturday.
 -- Columns are in the order of sql/ddl/time.sql.
 SELECT start_time,
        CAST(EXTRACT(hour  FROM start_time) AS INTEGER) AS hour,
@@ -10,7 +10,7 @@ SELECT start_time,
        CAST(EXTRACT(dow   FROM start_time) AS INTEGER) AS weekday
 FROM (
     SELECT DISTINCT start_time
-    FROM songplays
-    WHERE start_time >= '{{ data_interval_start.strftime("%Y-%m-%d %H:%M:%S") }}'
-      AND start_time <  '{{ data_interval_end.strftime("%Y-%m-%d %H:%M:%S") }}'
+    FROM audit_songplays
+    WHERE start_time >= '{{ interval_start() }}'
+      AND start_time <  '{{ interval_end() }}'
 ) p

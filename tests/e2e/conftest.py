@@ -96,7 +96,7 @@ def warehouse(stack) -> Warehouse:
 def run_hours(stack):
     """Run the real DAG for consecutive hours; returns one record per run."""
 
-    def run(first_hour: str, hours: int) -> list[dict]:
-        return run_window(stack, hour(first_hour), hours, quiet=True)
+    def run(first_hour: str, hours: int, extra_args: list[str] | None = None) -> list[dict]:
+        return run_window(stack, hour(first_hour), hours, quiet=True, extra_args=extra_args)
 
     return run

@@ -92,7 +92,7 @@ def test_hour_without_events_succeeds(stack, warehouse, run_hours):
 
     assert_all_succeeded(run_hours("2018-11-04T09", 1))
     assert warehouse.rows("SELECT COUNT(*) FROM songplays")[0][0] == 0
-    assert warehouse.rows("SELECT COUNT(*) FROM staging_events")[0][0] == len(shifted)
+    assert warehouse.rows("SELECT COUNT(*) FROM staging_events_20181104")[0][0] == len(shifted)
 
 
 def test_corrupt_log_file_fails_staging_and_leaves_warehouse_untouched(stack, warehouse, run_hours):
@@ -106,7 +106,7 @@ def test_corrupt_log_file_fails_staging_and_leaves_warehouse_untouched(stack, wa
     assert record["state"] == "failed"
     assert "stage_events" in record["failed_tasks"]
     log = Path(record["log"]).read_text(errors="replace")
-    assert "Load into table 'staging_events' failed" in log
+    assert "Load into table 'staging_events_20181105' failed" in log
     assert "stl_load_errors" in log
     assert warehouse.checksums() == before
     assert warehouse.rows("SELECT COUNT(*) FROM stl_load_errors WHERE filename LIKE %s", ("%2018-11-05%",))[0][0] >= 1

@@ -1,4 +1,4 @@
-"""LoadFactOperator, LoadDimensionOperator and DataQualityOperator against a real database.
+"""LoadFactOperator, LoadDimensionOperator, PublishOperator and DataQualityOperator against a real database.
 
 Every test runs twice: through a ``postgres`` connection (PostgresHook / psycopg, straight to
 PostgreSQL) and through a ``redshift`` connection (RedshiftSQLHook / redshift_connector, via the local
@@ -14,13 +14,17 @@ import json
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import psycopg
 import pytest
 from airflow.sdk.exceptions import AirflowException
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from sparkify.config import TABLES
+from sparkify.intervals import MACROS
 from sparkify.load import LoadDimensionOperator, LoadFactOperator
+from sparkify.publish import PublishOperator
 from sparkify.quality import DataQualityOperator
 
 pytestmark = pytest.mark.integration
@@ -28,11 +32,12 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 SQL = ROOT / "sql"
 DATABASE = "sparkify_operators_it"
-TABLES = ("staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time")
 # What the local endpoint strips from Redshift DDL; applied here for the direct-PostgreSQL variant.
 REDSHIFT_ONLY = re.compile(r"\b(?:DISTSTYLE\s+\w+|DISTKEY\s*\([^)]*\)|SORTKEY\s*\([^)]*\))", re.IGNORECASE)
 
 HOUR = datetime(2018, 11, 15, 13)
+DAY_TABLE = "staging_events_20181115"  # the day's staging table of HOUR
+DAY_SOURCE = "s3://udacity-dend/log_data/2018/11/2018-11-15-events.json"
 
 
 # ----------------------------------------------------------------------------------- fixtures
@@ -72,8 +77,9 @@ def db(pg_server, database):
     """A direct psycopg connection (autocommit) to the test database, every table freshly created."""
     with psycopg.connect(pg_server.dsn(dbname=database), autocommit=True) as conn:
         conn.execute((SQL / "reset" / "drop_tables.sql").read_text())
+        conn.execute(f"DROP TABLE IF EXISTS {DAY_TABLE}")  # per-day tables outlive a reset (a stale cache)
         for table in TABLES:
-            conn.execute(REDSHIFT_ONLY.sub("", (SQL / "ddl" / f"{table}.sql").read_text()))
+            conn.execute(REDSHIFT_ONLY.sub("", render(f"ddl/{table}.sql")))
         yield conn
 
 
@@ -81,8 +87,10 @@ def db(pg_server, database):
 def render(path: str, start: datetime = HOUR) -> str:
     """Render a project SQL/YAML file the way Airflow does for the hour starting at ``start``."""
     env = Environment(loader=FileSystemLoader(str(SQL)), undefined=StrictUndefined)
+    env.globals.update(MACROS)
+    defaults = SimpleNamespace(get=lambda name, default=None: default)  # no Variables set: the defaults
     return env.get_template(path).render(
-        data_interval_start=start, data_interval_end=start + timedelta(hours=1)
+        data_interval_start=start, data_interval_end=start + timedelta(hours=1), var={"value": defaults}
     )
 
 
@@ -141,7 +149,7 @@ def fact_operator(conn_id, start: datetime = HOUR) -> LoadFactOperator:
     return LoadFactOperator(
         task_id="load_songplays_fact",
         conn_id=conn_id,
-        table="songplays",
+        table="audit_songplays",
         sql=render("load/songplays.sql", start),
         interval_start=start.isoformat() + "+00:00",
         interval_end=(start + timedelta(hours=1)).isoformat() + "+00:00",
@@ -180,7 +188,7 @@ def staged_hour(db) -> list[dict]:
         event(HOUR + timedelta(minutes=10), 12, 0, user="", page="Home"),
         event(HOUR + timedelta(hours=1), 12, 1),  # exclusive end: next hour
     ]
-    insert(db, "staging_events", events)
+    insert(db, DAY_TABLE, events)
     insert(db, "staging_songs", CATALOG)
     return events
 
@@ -192,7 +200,7 @@ def test_fact_loads_every_nextsong_play_of_the_interval(db, conn_id):
     fact_operator(conn_id).execute({})
 
     got = rows(db, "SELECT songplay_id, start_time, user_id, level, song_id, artist_id, session_id, "
-                   "item_in_session FROM songplays ORDER BY session_id, item_in_session")  # fmt: skip
+                   "item_in_session FROM audit_songplays ORDER BY session_id, item_in_session")  # fmt: skip
     assert len(got) == len(in_hour)
     assert [r[0] for r in got] == [md5(f"{e['sessionid']}:{e['iteminsession']}") for e in in_hour]
     assert [(r[6], r[7]) for r in got] == [(e["sessionid"], e["iteminsession"]) for e in in_hour]
@@ -205,26 +213,26 @@ def test_fact_loads_every_nextsong_play_of_the_interval(db, conn_id):
 def test_fact_rerun_and_neighbouring_hours(db, conn_id):
     staged_hour(db)
     fact_operator(conn_id).execute({})
-    first = rows(db, "SELECT * FROM songplays ORDER BY songplay_id")
+    first = rows(db, "SELECT * FROM audit_songplays ORDER BY songplay_id")
     fact_operator(conn_id).execute({})  # rerun: identical rows, no duplicates
-    assert rows(db, "SELECT * FROM songplays ORDER BY songplay_id") == first
+    assert rows(db, "SELECT * FROM audit_songplays ORDER BY songplay_id") == first
 
     fact_operator(conn_id, HOUR - timedelta(hours=1)).execute({})  # the previous hour adds its play only
-    assert len(rows(db, "SELECT 1 FROM songplays")) == len(first) + 1
-    db.execute("DELETE FROM staging_events")
+    assert len(rows(db, "SELECT 1 FROM audit_songplays")) == len(first) + 1
+    db.execute(f"DELETE FROM {DAY_TABLE}")
     fact_operator(conn_id).execute({})  # an empty interval empties exactly that interval
-    remaining = rows(db, "SELECT start_time FROM songplays")
+    remaining = rows(db, "SELECT start_time FROM audit_songplays")
     assert remaining == [(HOUR - timedelta(seconds=1),)]
 
 
 def test_fact_is_one_transaction(db, conn_id):
     staged_hour(db)
     fact_operator(conn_id).execute({})
-    before = rows(db, "SELECT * FROM songplays ORDER BY songplay_id")
+    before = rows(db, "SELECT * FROM audit_songplays ORDER BY songplay_id")
     broken = LoadFactOperator(
         task_id="broken",
         conn_id=conn_id,
-        table="songplays",
+        table="audit_songplays",
         # fails at run time, after the DELETE has run
         sql=render("load/songplays.sql").replace("e.sessionid                                 AS session_id",
                                                  "e.sessionid / (e.sessionid - e.sessionid)   AS session_id"),
@@ -234,7 +242,7 @@ def test_fact_is_one_transaction(db, conn_id):
     assert "(e.sessionid - e.sessionid)" in broken.sql
     with pytest.raises(Exception, match="(?i)division by zero"):
         broken.execute({})
-    assert rows(db, "SELECT * FROM songplays ORDER BY songplay_id") == before
+    assert rows(db, "SELECT * FROM audit_songplays ORDER BY songplay_id") == before
 
 
 # ----------------------------------------------------------------------------------- dimensions
@@ -268,9 +276,31 @@ def test_append_mode(db, conn_id):
     assert rows(db, "SELECT song_id FROM songs ORDER BY song_id") == [("SOAAA",), ("SOBBB",)]
 
 
-def test_users_upsert_newer_wins(db, conn_id):
+def interval_operator(conn_id, table, column, start: datetime = HOUR) -> LoadFactOperator:
+    """The DAG's audit loads of users and time: replace the interval's rows of an audit table."""
+    return LoadFactOperator(
+        task_id=f"load_{table}", conn_id=conn_id, table=table, time_column=column,
+        sql=render(f"load/{table.removeprefix('audit_')}.sql", start),
+        interval_start=start.isoformat(), interval_end=(start + timedelta(hours=1)).isoformat(),
+    )
+
+
+def publish_operator(conn_id, start: datetime = HOUR) -> PublishOperator:
+    return PublishOperator(
+        task_id="publish", conn_id=conn_id, hour_sql=render("publish/hour.sql", start),
+        catalog_sql=render("publish/catalog.sql", start), catalog_source="s3://udacity-dend/song_data/",
+        interval_start=start.isoformat(), interval_end=(start + timedelta(hours=1)).isoformat(),
+    )
+
+
+def publish_hour(conn_id, start: datetime = HOUR, with_catalog: bool = False) -> None:
+    operator = publish_operator(conn_id, start)
+    operator._run_in_transaction(operator.build_statements("test-run", with_catalog))
+
+
+def test_users_newer_wins_on_publish(db, conn_id):
     later = HOUR + timedelta(hours=1)
-    insert(db, "staging_events", [
+    insert(db, DAY_TABLE, [
         event(HOUR + timedelta(minutes=1), 20, 0, user="7", level="free", page="Home"),
         event(HOUR + timedelta(minutes=2), 20, 1, user="7", level="free", page="Submit Upgrade"),
         event(later + timedelta(minutes=3), 20, 2, user="7", level="paid"),
@@ -280,29 +310,34 @@ def test_users_upsert_newer_wins(db, conn_id):
     ])  # fmt: skip
     users = "SELECT user_id, level, last_event_ts, last_session_id, last_item_in_session FROM users ORDER BY user_id"
 
-    dim_operator(conn_id, "users", "upsert", later, keys=["user_id"]).execute({})  # newer hour first
+    def load_and_publish(start):
+        interval_operator(conn_id, "audit_users", "last_event_ts", start).execute({})
+        publish_hour(conn_id, start)
+
+    load_and_publish(later)  # newer hour first
     assert rows(db, users) == [(7, "paid", later + timedelta(minutes=3), 20, 2)]
 
-    dim_operator(conn_id, "users", "upsert", HOUR, keys=["user_id"]).execute({})  # backfill an older hour
+    load_and_publish(HOUR)  # backfill an older hour
     assert rows(db, users) == [
         (7, "paid", later + timedelta(minutes=3), 20, 2),  # not overwritten by the older "free"
         (9, "free", HOUR + timedelta(minutes=4), 21, 1),
     ]
-    dim_operator(conn_id, "users", "upsert", HOUR, keys=["user_id"]).execute({})  # rerun: no change
+    assert rows(db, "SELECT COUNT(*) FROM audit_users") == [(3,)]  # one candidate per user and hour
+    load_and_publish(HOUR)  # rerun: no change
     assert len(rows(db, users)) == 2
 
-    insert(db, "staging_events", [event(later + timedelta(minutes=30), 23, 0, user="7", level="free")])
-    dim_operator(conn_id, "users", "upsert", later, keys=["user_id"]).execute({})  # a newer event wins
+    insert(db, DAY_TABLE, [event(later + timedelta(minutes=30), 23, 0, user="7", level="free")])
+    load_and_publish(later)  # a newer event wins
     assert rows(db, users)[0][:2] == (7, "free")
 
 
-def test_time_upsert(db, conn_id):
+def test_time_rows_of_the_interval(db, conn_id):
     staged_hour(db)
     fact_operator(conn_id).execute({})
-    dim_operator(conn_id, '"time"', "upsert", keys=["start_time"]).execute({})
-    dim_operator(conn_id, '"time"', "upsert", keys=["start_time"]).execute({})  # rerun: same rows
-    starts = sorted({r[0] for r in rows(db, "SELECT start_time FROM songplays")})
-    got = rows(db, 'SELECT start_time, hour, day, week, month, year, weekday FROM "time" ORDER BY start_time')
+    interval_operator(conn_id, "audit_time", "start_time").execute({})
+    interval_operator(conn_id, "audit_time", "start_time").execute({})  # rerun: same rows
+    starts = sorted({r[0] for r in rows(db, "SELECT start_time FROM audit_songplays")})
+    got = rows(db, 'SELECT start_time, hour, day, week, month, year, weekday FROM audit_time ORDER BY start_time')
     assert [r[0] for r in got] == starts
     for start_time, hour, day, week, month, year, weekday in got:
         iso = start_time.isocalendar()
@@ -316,52 +351,86 @@ def test_time_upsert(db, conn_id):
         assert weekday == iso.weekday % 7  # Sunday = 0
 
 
-# ----------------------------------------------------------------------------------- quality
-def load_hour(db, conn_id, start=HOUR):
+# ----------------------------------------------------------------------------------- audit gate, publish
+def record_staged_day(db) -> None:
+    """What stage_events' post_execute records after its COPY: the day file and the rows it staged."""
+    db.execute("DELETE FROM staging_state WHERE source = %s", (DAY_SOURCE,))
+    db.execute(
+        f"INSERT INTO staging_state (source, target_table, fingerprint, objects, bytes, rows_staged, staged_at) "
+        f"SELECT %s, %s, 'f', 1, 1, COUNT(*), now() FROM {DAY_TABLE}", (DAY_SOURCE, f"public.{DAY_TABLE}"))
+
+
+def audit_hour(db, conn_id, start=HOUR, catalog=False):
     fact_operator(conn_id, start).execute({})
-    dim_operator(conn_id, "users", "upsert", start, keys=["user_id"]).execute({})
-    dim_operator(conn_id, "songs", "truncate-insert", start).execute({})
-    dim_operator(conn_id, "artists", "truncate-insert", start).execute({})
-    dim_operator(conn_id, '"time"', "upsert", start, keys=["start_time"]).execute({})
+    interval_operator(conn_id, "audit_users", "last_event_ts", start).execute({})
+    interval_operator(conn_id, "audit_time", "start_time", start).execute({})
+    if catalog:
+        dim_operator(conn_id, "audit_songs", "truncate-insert", start, sql=render("load/songs.sql", start)).execute({})
+        dim_operator(conn_id, "audit_artists", "truncate-insert", start, sql=render("load/artists.sql", start)).execute({})
 
 
-def quality(conn_id, start=HOUR) -> DataQualityOperator:
-    return DataQualityOperator(
-        task_id="run_quality_checks", conn_id=conn_id, checks=render("quality/checks.yaml", start)
-    )
+def quality(conn_id, start=HOUR, path="quality/checks.yaml") -> DataQualityOperator:
+    return DataQualityOperator(task_id="run_quality_checks", conn_id=conn_id, checks=render(path, start))
 
 
-def test_quality_passes_on_a_loaded_hour_and_on_an_empty_hour(db, conn_id):
+def checksums(db) -> list[tuple]:
+    return [rows(db, f"SELECT COUNT(*), MD5(COALESCE(STRING_AGG(t::text, '|' ORDER BY t::text), '')) FROM {table} t")[0]
+            for table in ("songplays", "users", '"time"', "songs", "artists")]
+
+
+def test_gate_and_publish_on_a_loaded_hour_and_on_an_empty_hour(db, conn_id):
     staged_hour(db)
-    load_hour(db, conn_id)
+    record_staged_day(db)
+    audit_hour(db, conn_id, catalog=True)
     result = quality(conn_id).execute({})
-    assert result["failed"] == 0 and result["checks"] > len(TABLES)
+    assert result["failed"] == 0
+    publish_hour(conn_id, with_catalog=True)
+    assert quality(conn_id, path="quality/published.yaml").execute({})["failed"] == 0
+    assert rows(db, "SELECT COUNT(*) FROM songplays") == rows(db, "SELECT COUNT(*) FROM audit_songplays")
+    assert rows(db, "SELECT COUNT(*) FROM songs") == [(4,)]
 
     empty = HOUR - timedelta(hours=5)
-    load_hour(db, conn_id, empty)
+    audit_hour(db, conn_id, empty)
     assert quality(conn_id, empty).execute({})["failed"] == 0
 
 
-def test_quality_failure_lists_every_failed_check(db, conn_id):
+def test_gate_failure_lists_every_failed_check_and_publishes_nothing(db, conn_id):
     staged_hour(db)
-    load_hour(db, conn_id)
-    # an orphan play of the interval (unknown user, song and time) and two NextSong events that never
-    # became plays; an orphan outside the interval is not this run's to check
-    db.execute(
-        "INSERT INTO songplays (songplay_id, start_time, user_id, level, song_id, session_id, item_in_session) "
-        "VALUES ('x', %s, 999, 'gold', 'SONOPE', 1, 1), ('y', '2018-11-01 00:00:00', 998, 'free', NULL, 2, 1)",
-        (HOUR + timedelta(minutes=59),),
-    )
-    insert(db, "staging_events", [event(HOUR + timedelta(minutes=30), 40, 0, user="7"),
-                                  event(HOUR + timedelta(minutes=31), 40, 1, user="7")])
+    record_staged_day(db)
+    audit_hour(db, conn_id)
+    assert quality(conn_id).execute({})["failed"] == 0
+    publish_hour(conn_id)
+    published = checksums(db)
+    # the day file is restaged without one of the hour's plays (truncated), plus a duplicated audit play
+    # and an unknown level; the staging table is not what was recorded for the day file either
+    db.execute(f"DELETE FROM {DAY_TABLE} WHERE sessionid = 10 AND iteminsession = 2")
+    audit_hour(db, conn_id)
+    db.execute("INSERT INTO audit_songplays SELECT * FROM audit_songplays WHERE session_id = 10")
+    db.execute("UPDATE audit_songplays SET level = 'gold' WHERE session_id = 11")
     with pytest.raises(AirflowException) as excinfo:
         quality(conn_id).execute({})
     message = str(excinfo.value)
     interval = f" where start_time >= '{HOUR:%Y-%m-%d %H:%M:%S}' AND start_time < '{HOUR + timedelta(hours=1):%Y-%m-%d %H:%M:%S}'"
-    assert f"songplays relationships(user_id -> users.user_id){interval}: observed 1, expected 0" in message
-    assert f"songplays relationships(song_id -> songs.song_id){interval}: observed 1, expected 0" in message
-    assert f'songplays relationships(start_time -> "time".start_time){interval}: observed 1, expected 0' in message
-    assert f"songplays accepted_values(level){interval}: observed 1, expected 0" in message
-    assert "plays_equal_nextsong_events): observed 4, expected 5" in message
-    assert "users sql(user_level_not_older_than_interval): observed 1, expected 0" in message
+    assert f"staging_state sql({DAY_TABLE} holds {DAY_SOURCE} as recorded in staging_state): observed 6, expected 7" in message
+    assert f"audit_songplays unique(songplay_id){interval}: observed 1, expected 0" in message
+    assert f"audit_songplays accepted_values(level){interval}: observed 1, expected 0" in message
+    assert "plays_equal_nextsong_events_of_the_day_file): observed 3, expected 2" in message
+    assert "songplays sql(hour_does_not_shrink): observed 1, expected 0" in message
     assert message.startswith("6 of ")
+    assert checksums(db) == published  # nothing was published
+
+
+def test_publish_is_atomic(db, conn_id):
+    staged_hour(db)
+    audit_hour(db, conn_id, catalog=True)
+    publish_hour(conn_id, with_catalog=True)
+    published = checksums(db)
+    db.execute("DELETE FROM audit_artists")  # the catalog publish now fails at its last INSERT
+    db.execute("ALTER TABLE audit_artists ALTER COLUMN name DROP NOT NULL")
+    db.execute("INSERT INTO audit_artists (artist_id, name) VALUES ('ARX', NULL)")
+    db.execute(f"DELETE FROM {DAY_TABLE} WHERE sessionid = 11")
+    audit_hour(db, conn_id)  # an hour with one play fewer, published together with the broken catalog
+    with pytest.raises(Exception, match="(?i)null"):
+        publish_hour(conn_id, with_catalog=True)
+    assert checksums(db) == published
+    assert rows(db, "SELECT COUNT(*) FROM publish_log") == [(1,)]

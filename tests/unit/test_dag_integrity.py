@@ -18,13 +18,15 @@ EXPECTED_EDGES = {
     "begin": {"create_tables"},
     "create_tables": {"stage_events", "stage_songs"},
     "stage_events": {"load_songplays_fact"},
-    "stage_songs": {"load_songplays_fact"},
-    "load_songplays_fact": {"load_users_dim", "load_songs_dim", "load_artists_dim", "load_time_dim"},
+    "stage_songs": {"load_songplays_fact", "load_songs_dim", "load_artists_dim"},
+    "load_songplays_fact": {"load_users_dim", "load_time_dim"},
     "load_users_dim": {"run_quality_checks"},
     "load_songs_dim": {"run_quality_checks"},
     "load_artists_dim": {"run_quality_checks"},
     "load_time_dim": {"run_quality_checks"},
-    "run_quality_checks": {"end"},
+    "run_quality_checks": {"publish"},
+    "publish": {"check_published"},
+    "check_published": {"end"},
     "end": set(),
 }
 
@@ -98,36 +100,54 @@ def test_graph(etl_dag):
 def test_staging_uses_the_provider_operator_with_replace(etl_dag):
     from airflow.providers.amazon.aws.transfers.s3_to_redshift import S3ToRedshiftOperator
 
-    for task_id, table in (("stage_events", "staging_events"), ("stage_songs", "staging_songs")):
+    tables = (("stage_events", "staging_events_{{ interval_start('%Y%m%d') }}"), ("stage_songs", "staging_songs"))
+    for task_id, table in tables:
         task = etl_dag.get_task(task_id)
         assert type(task) is S3ToRedshiftOperator
         assert task.method == "REPLACE"
         assert task.table == table
+        # one writer of a staging table at a time, across all runs (a backfill runs 10 at once)
+        assert task.max_active_tis_per_dag == 1
+        assert task._pre_execute_hook is not None and task._post_execute_hook is not None
         assert task.redshift_conn_id == "redshift_default"
         # explicit, otherwise the provider ignores region/role_arn of the connection extra
         assert task.aws_conn_id == "aws_default"
 
 
-def test_fact_and_dimension_tasks_declare_assets(etl_dag):
-    expected = {
-        "load_songplays_fact": assets.SONGPLAYS,
-        "load_users_dim": assets.USERS,
-        "load_songs_dim": assets.SONGS,
-        "load_artists_dim": assets.ARTISTS,
-        "load_time_dim": assets.TIME,
-    }
-    for task_id, asset in expected.items():
-        assert etl_dag.get_task(task_id).outlets == [asset], task_id
-    assert len({asset.uri for asset in expected.values()}) == len(expected)
+def test_publish_declares_the_published_assets(etl_dag):
+    published = {assets.SONGPLAYS, assets.USERS, assets.SONGS, assets.ARTISTS, assets.TIME}
+    assert set(etl_dag.get_task("publish").outlets) == published
+    assert len({asset.uri for asset in published}) == len(published)
+    for task_id in ("load_songplays_fact", "load_users_dim", "load_time_dim", "load_songs_dim"):
+        assert etl_dag.get_task(task_id).outlets == [], f"{task_id} writes audit tables, publishes nothing"
 
 
-def test_dimension_modes(etl_dag):
-    modes = {t: etl_dag.get_task(t).mode for t in ("load_users_dim", "load_time_dim")}
-    assert modes == {"load_users_dim": "upsert", "load_time_dim": "upsert"}
-    assert etl_dag.get_task("load_users_dim").key_columns == ["user_id"]
-    assert etl_dag.get_task("load_time_dim").key_columns == ["start_time"]
-    for task_id in ("load_songs_dim", "load_artists_dim"):
-        assert etl_dag.get_task(task_id).mode == "truncate-insert"
+def test_loads_write_audit_tables(etl_dag):
+    from sparkify.load import LoadDimensionOperator, LoadFactOperator
+
+    interval_loads = {"load_songplays_fact": ("audit_songplays", "start_time"),
+                      "load_users_dim": ("audit_users", "last_event_ts"),
+                      "load_time_dim": ("audit_time", "start_time")}
+    for task_id, (table, column) in interval_loads.items():
+        task = etl_dag.get_task(task_id)
+        assert type(task) is LoadFactOperator and (task.table, task.time_column) == (table, column)
+    for task_id, table in (("load_songs_dim", "audit_songs"), ("load_artists_dim", "audit_artists")):
+        task = etl_dag.get_task(task_id)
+        assert type(task) is LoadDimensionOperator and (task.table, task.mode) == (table, "truncate-insert")
+        assert task.max_active_tis_per_dag == 1
+
+
+def test_trigger_rules_let_cached_staging_skip(etl_dag):
+    """A skipped (cached) staging task must not skip the hour; a failed one must stop it."""
+    assert etl_dag.get_task("load_songplays_fact").trigger_rule == "none_failed"
+    assert etl_dag.get_task("run_quality_checks").trigger_rule == "none_failed"
+    # skipped with stage_songs: an unchanged catalog is not rebuilt
+    assert etl_dag.get_task("load_songs_dim").trigger_rule == "all_success"
+    assert etl_dag.get_task("publish").trigger_rule == "all_success"
+
+
+def test_force_restage_param(etl_dag):
+    assert etl_dag.params["force_restage"] is False
 
 
 def test_template_searchpath_is_the_repo_sql_folder(etl_dag):
@@ -138,7 +158,7 @@ def test_every_referenced_sql_file_exists(raw_dags):
     referenced = []
     for dag in raw_dags.values():
         for task in dag.tasks:
-            for field in ("sql", "checks"):
+            for field in ("sql", "checks", "hour_sql", "catalog_sql"):
                 value = getattr(task, field, None)
                 for item in value if isinstance(value, list) else [value]:
                     if isinstance(item, str) and item.endswith((".sql", ".yaml")):
@@ -151,7 +171,9 @@ def test_every_referenced_sql_file_exists(raw_dags):
 def test_create_tables_covers_every_ddl_file(raw_dags):
     ddl_files = {f"ddl/{path.name}" for path in (ROOT / "sql" / "ddl").glob("*.sql")}
     assert set(raw_dags["sparkify_etl"].get_task("create_tables").sql) == ddl_files
-    assert set(raw_dags["sparkify_reset_tables"].get_task("create_tables").sql) == ddl_files
+    # the per-day staging tables are created by the hourly runs, for their own day
+    reset = set(raw_dags["sparkify_reset_tables"].get_task("create_tables").sql)
+    assert reset == ddl_files - {"ddl/staging_events.sql"}
 
 
 def test_dagbag_resolves_the_sql_files_into_their_content(etl_dag):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from airflow.sdk.exceptions import AirflowException
@@ -204,31 +205,59 @@ def test_yaml_and_json_strings_are_accepted():
 
 
 # ------------------------------------------------------------------------------- the project's checks
-def project_checks(etl_dag, render):
-    task = etl_dag.get_task("run_quality_checks")
-    return operator(render(task, task.checks, "2018-11-15T13:00:00"))._load_checks()
+def project_checks(etl_dag, render, task_id="run_quality_checks", catalog_rebuilt=False):
+    """The rendered declaration of a gate task for 2018-11-15T13; optionally in a run that rebuilt the catalog."""
+    import pendulum
+
+    from tests.hour_context import hour_context
+
+    task = etl_dag.get_task(task_id)
+    context = hour_context(etl_dag, task, pendulum.datetime(2018, 11, 15, 13, tz="UTC"))
+    if catalog_rebuilt:
+        context["ti"] = SimpleNamespace(xcom_pull=lambda task_ids: {"inserted": 71})
+    rendered = task.render_template(task.checks, context, etl_dag.get_template_env())
+    return operator(rendered)._load_checks()
 
 
-def test_project_declaration_is_valid_and_covers_every_table(etl_dag, render):
+def test_the_gate_checks_the_audit_tables_and_the_staged_day_file(etl_dag, render):
     checks = project_checks(etl_dag, render)
-    ddl_tables = {path.stem for path in (ROOT / "sql" / "ddl").glob("*.sql")}
-    counted = {c["table"].strip('"') for c in checks if c["check"] == "row_count"}
-    assert counted == ddl_tables
+    tables = {c["table"] for c in checks}
+    assert tables == {"staging_state", "audit_songplays", "audit_users", "audit_time", "songplays"}
     kinds = {c["check"] for c in checks}
     assert {"not_null", "unique", "relationships", "accepted_values", "sql"} <= kinds
+    related = {(c["column"], c["to"]) for c in checks if c["check"] == "relationships"}
+    assert related == {("start_time", "audit_time"), ("user_id", "audit_users")}
+    names = {c.get("name") for c in checks}
+    assert "staging_events_20181115 holds s3://udacity-dend/log_data/2018/11/2018-11-15-events.json " \
+           "as recorded in staging_state" in names
+    assert {"plays_equal_nextsong_events_of_the_day_file", "hour_does_not_shrink"} <= names
+    # every check of an hourly table is bounded by the interval (cost independent of history)
+    for check in checks:
+        if check["table"] in {"audit_songplays", "audit_time", "audit_users"} and check["check"] != "sql":
+            assert "2018-11-15 13:00:00" in check.get("where", ""), check
+
+
+def test_the_catalog_is_checked_against_all_history_only_when_rebuilt(etl_dag, render):
+    plain = project_checks(etl_dag, render)
+    rebuilt = project_checks(etl_dag, render, catalog_rebuilt=True)
+    extra = [c for c in rebuilt if c not in plain]
+    assert {c["table"] for c in extra} == {"audit_songs", "audit_artists", "songplays"}
+    history = {(c["column"], c["to"]) for c in extra if c["table"] == "songplays"}
+    assert history == {("song_id", "audit_songs"), ("artist_id", "audit_artists")}
+    assert all("where" not in c for c in extra if c["table"] == "songplays")  # all history, not the hour
+
+
+def test_after_publish_the_hour_points_at_the_published_dimensions(etl_dag, render):
+    checks = project_checks(etl_dag, render, task_id="check_published")
     related = {(c["column"], c["to"].strip('"')) for c in checks if c["check"] == "relationships"}
-    assert {
-        ("user_id", "users"),
-        ("song_id", "songs"),
-        ("artist_id", "artists"),
-        ("start_time", "time"),
-    } <= related
+    assert related == {("user_id", "users"), ("song_id", "songs"), ("artist_id", "artists"), ("start_time", "time")}
+    assert all("2018-11-15 13:00:00" in c["where"] for c in checks if c["check"] == "relationships")
 
 
 def test_project_checks_pass_on_an_empty_hour(etl_dag, render, monkeypatch, fake_hook_factory):
-    """An hour without events: per-interval tables may be empty; only the catalog must not be."""
+    """An hour without events: the audit tables' interval may be empty (0 == 0 everywhere)."""
     checks = project_checks(etl_dag, render)
-    catalog = {"staging_songs", "songs", "artists"}
+    catalog = {"audit_songs", "audit_artists"}
 
     def empty_hour(sql):
         match = re.fullmatch(r"SELECT COUNT\(\*\) FROM (\w+)", sql)
@@ -241,13 +270,11 @@ def test_project_checks_fail_when_plays_do_not_reconcile(etl_dag, render, monkey
     checks = project_checks(etl_dag, render)
 
     def answer(sql):
-        if re.fullmatch(r"SELECT COUNT\(\*\) FROM (staging_songs|songs|artists)", sql):
-            return (71,)
-        if "FROM staging_events WHERE page = 'NextSong'" in sql:
+        if "FROM staging_events_20181115 WHERE page = 'NextSong'" in " ".join(sql.split()):
             return (9,)
         return (0,)
 
     with pytest.raises(
-        AirflowException, match=r"(?s)1 of \d+ .*plays_equal_nextsong_events.*observed 0, expected 9"
+        AirflowException, match=r"(?s)1 of \d+ .*plays_equal_nextsong_events_of_the_day_file.*observed 0, expected 9"
     ):
         run(checks, answer, monkeypatch, fake_hook_factory)
