@@ -85,10 +85,11 @@ else
     -v "$PWD/$BASE/celery.lock:/locks/celery.lock:ro" "$DEBIAN" bash -ec '
       python3.11 -m venv /usr/local/venv
       /usr/local/venv/bin/pip install -q --no-index --find-links /wheels uv==0.13.9
-      /usr/local/venv/bin/uv pip install -q --no-cache --python /usr/local/venv/bin/python \
+      # --compile-bytecode: the venv is root-owned, so processes running as airflow (50000) could
+      # never write .pyc files and would recompile Airflow on every start (~40 s per CLI call).
+      /usr/local/venv/bin/uv pip install -q --no-cache --compile-bytecode --python /usr/local/venv/bin/python \
         --no-index --find-links /wheels -r /locks/requirements.lock -r /locks/celery.lock
-      /usr/local/venv/bin/pip uninstall -q -y uv
-      find /usr/local/venv -name __pycache__ -prune -exec rm -rf {} +')
+      /usr/local/venv/bin/pip uninstall -q -y uv')
   trap 'docker rm -f "$cid" >/dev/null 2>&1 || true' EXIT
   docker start -a "$cid"
   # PIP_NO_INDEX: images built FROM this one resolve against what is installed, never PyPI.

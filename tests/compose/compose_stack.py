@@ -173,7 +173,7 @@ class ComposeStack:
             response = self.token()
             response.raise_for_status()
             self._token = response.json()["access_token"]
-        response = httpx.request(method, f"{self.api_url}/api/v2{path}", timeout=30,
+        response = httpx.request(method, f"{self.api_url}/api/v2{path}", timeout=120,
                                  headers={"Authorization": f"Bearer {self._token}"}, **kwargs)
         if response.status_code >= 400:
             raise AssertionError(f"{method} {path}: {response.status_code} {response.text[:1000]}")

@@ -472,3 +472,10 @@ def test_interpolation_helper():
     assert interpolate("${X:-${A:-z}}", env) == "a"
     with pytest.raises(KeyError):
         interpolate("${B:?required}", env)
+
+
+def test_no_nested_variable_defaults():
+    # docker-compose 1.29 (Compose v1, still the only Compose on some machines) does not expand
+    # ${A:-${B}}: the inner text reached the containers verbatim and the login failed.
+    nested = re.findall(r"\$\{[^}]*\$\{", COMPOSE_FILE.read_text())
+    assert not nested, f"nested defaults: {nested}"
