@@ -154,9 +154,10 @@ class ComposeStack:
             found[kind] = subprocess.run([*cmd, "--filter", label], capture_output=True, text=True,
                                          check=True).stdout.split()
         # Compose names its objects <project>_<name>: catch unlabelled ones as well.
-        found["volumes"] += [v for v in subprocess.run(["docker", "volume", "ls", "-q"], capture_output=True,
-                                                         text=True, check=True).stdout.split()
-                             if v.startswith(self.project + "_") and v not in found["volumes"]]
+        for kind, cmd in (("volumes", ["docker", "volume", "ls"]), ("networks", ["docker", "network", "ls"])):
+            names = subprocess.run([*cmd, "--format", "{{.Name}}"], capture_output=True, text=True,
+                                   check=True).stdout.split()
+            found[kind] += [n for n in names if n.startswith(self.project + "_")]
         return found
 
     # ------------------------------------------------------------------------------ Airflow API

@@ -276,7 +276,8 @@ def test_redshift_and_s3_restarted_mid_backfill(stack, truth):
 
 
 def test_down_v_leaves_no_container_network_or_volume(stack):
-    assert stack.leftovers()["volumes"], "the stack's volumes should exist before down"
+    before = stack.leftovers()
+    assert all(before.values()), f"the stack's objects should exist before down: {before}"
     result = stack.down()
     assert result.returncode == 0, result.stderr[-2000:]
     assert stack.leftovers() == {"containers": [], "networks": [], "volumes": []}
