@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv prereqs browser test unit lint demo airflow down lock bench clean
+.PHONY: venv prereqs browser test unit lint demo airflow down lock bench clean base-images compose-test
 
 # The venv is rebuilt whenever the lock changes. uv is ~6x faster than pip; pip is the fallback.
 $(STAMP): requirements.lock
@@ -48,6 +48,14 @@ down:
 
 bench: venv prereqs
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# Docker: the local stand-ins for the public images (no registry needed; cached by input hash),
+# then docker-compose.yaml end to end on them (tests/compose/, not part of `make test`).
+base-images: venv
+	@bash docker/base/build-images.sh
+
+compose-test: base-images
+	SPARKIFY_COMPOSE_TEST=1 $(VENV)/bin/pytest tests/compose -x -v --timeout 3600 --durations=0
 
 # Regenerate the full lock from the pinned direct dependencies.
 lock:

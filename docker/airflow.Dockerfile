@@ -1,9 +1,11 @@
-# syntax=docker/dockerfile:1
 # Airflow 3.3.2 extended with the project's pinned providers and drivers (build context: repo root).
 #
 # The -python3.11 tag is the same Airflow release as apache/airflow:3.3.2 on the interpreter
 # requirements.lock was compiled for (`make lock` uses --python-version 3.11), so every pin resolves
-# exactly as in the development venv.
+# exactly as in the development venv. Without a registry, docker/local-images.env passes the local
+# stand-in (docker/base/airflow.Dockerfile), where every pin is already installed: pip then only
+# checks them (PIP_NO_INDEX is set there) and the step takes seconds.
+# No `# syntax=` line: that would make BuildKit pull its frontend image from a registry.
 ARG AIRFLOW_IMAGE=apache/airflow:3.3.2-python3.11
 FROM ${AIRFLOW_IMAGE}
 

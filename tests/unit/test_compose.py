@@ -472,3 +472,26 @@ def test_interpolation_helper():
     assert interpolate("${X:-${A:-z}}", env) == "a"
     with pytest.raises(KeyError):
         interpolate("${B:?required}", env)
+
+
+def test_no_nested_variable_defaults():
+    # docker-compose 1.29 (Compose v1, still the only Compose on some machines) does not expand
+    # ${A:-${B}}: the inner text reached the containers verbatim and the login failed.
+    nested = re.findall(r"\$\{[^}]*\$\{", COMPOSE_FILE.read_text())
+    assert not nested, f"nested defaults: {nested}"
+
+
+def test_local_images_env_maps_compose_variables_to_built_stand_ins(compose):
+    # Every stand-in tag that docker/local-images.env hands to Compose is one build-images.sh
+    # makes, and every variable in it is one the compose file actually reads.
+    local = parse_dotenv((ROOT / "docker/local-images.env").read_text())
+    script = (ROOT / "docker/base/build-images.sh").read_text()
+    used: list[tuple[str, bool]] = []
+    for text in walk_strings(compose):
+        interpolate(text, {}, used)
+    assert set(local) <= {name for name, _ in used}
+    for variable, tag in local.items():
+        assert f"={tag}\n" in script, f"{variable}={tag} is not built by build-images.sh"
+    assert not [line for path in (ROOT / "docker").rglob("*Dockerfile")
+                for line in path.read_text().splitlines() if line.startswith("# syntax=")], \
+        "a `# syntax=` line makes the build pull its frontend from a registry"
