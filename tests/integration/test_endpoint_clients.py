@@ -111,19 +111,29 @@ def test_redshift_ddl_translates_and_keys_are_not_enforced(endpoint, pg_server):
 
 
 def test_project_ddl_files(endpoint):
-    files = sorted((ROOT / "sql" / "ddl").glob("*.sql"))
-    if not files:
-        pytest.skip("sql/ddl/ has no files yet")
+    """Every DDL statement of the DAG's create_tables, rendered as a run renders it, runs through the endpoint."""
+    import pendulum
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.hour_context import hour_context
+
+    bag = DagBag(dag_folder=str(ROOT / "dags" / "sparkify_etl.py"), safe_mode=False)
+    dag = bag.dags["sparkify_etl"]
+    task = dag.get_task("create_tables").prepare_for_execution()
+    task.render_template_fields(hour_context(dag, task, pendulum.datetime(2018, 11, 1, 13, tz="UTC")),
+                                dag.get_template_env())
+    statements = task.sql if isinstance(task.sql, list) else [task.sql]
+    assert len(statements) == len(list((ROOT / "sql" / "ddl").glob("*.sql")))  # every file is in the task
     schema = unique("ddl")
     with redshift_connector.connect(**endpoint.redshift_connect_kwargs(), timeout=30) as conn:
         conn.autocommit = True
         cur = conn.cursor()
         cur.execute(f"CREATE SCHEMA {schema}")
         cur.execute(f"SET search_path TO {schema}")
-        for path in files:
-            cur.execute(path.read_text())
+        for statement in statements:
+            cur.execute(statement)
         cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = %s", (schema,))
-        assert cur.fetchone()[0] >= len(files)
+        assert cur.fetchone()[0] >= len(statements)
         cur.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
