@@ -57,6 +57,14 @@ def observer_latency(ep, stop: threading.Event, worst: list[float]) -> None:
             time.sleep(0.02)
 
 
+def wait_for_first_round_trip(worst: list[float], timeout: float = 30) -> None:
+    """The observer must be measuring before the load starts (a quick refusal would otherwise beat it)."""
+    deadline = time.monotonic() + timeout
+    while not worst and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert worst, "the observer session could not run SELECT 1 through the endpoint"
+
+
 def test_nothing_is_handled_before_authentication(ep, pg_server, source):
     table = unique("preauth")
     with pg(pg_server) as c:
@@ -87,6 +95,7 @@ def test_large_messages_before_login_are_refused_unread(ep):
     stop, worst = threading.Event(), []
     observer = threading.Thread(target=observer_latency, args=(ep, stop, worst))
     observer.start()
+    wait_for_first_round_trip(worst)
     before = rss_mb(ep.proc.pid)
     try:
         for mtype in (b"p", b"Q"):
@@ -154,8 +163,8 @@ def test_long_statement_is_rewritten_without_stalling_other_sessions(ep):
     stop, worst = threading.Event(), []
     observer = threading.Thread(target=observer_latency, args=(ep, stop, worst))
     observer.start()
+    wait_for_first_round_trip(worst)
     try:
-        time.sleep(0.2)
         with psycopg.connect(ep.dsn(), autocommit=True, connect_timeout=10) as conn:
             assert conn.execute(text).fetchone() == (150_000,)
     finally:
