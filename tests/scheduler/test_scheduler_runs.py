@@ -125,15 +125,6 @@ def test_no_duplicate_rows_in_any_table_staging_included(backfill, airflow_stack
             f"SELECT {key} FROM {table} GROUP BY {key} HAVING COUNT(*) > 1") == [], table
 
 
-def task_log(api, run_id: str, task_id: str, try_number: int = 1) -> str:
-    """The task's log lines as text (the REST API's JSON form; its text/plain form answers 406 here)."""
-    response = api.client.get(f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
-                              params={"full_content": True}, headers={"Accept": "application/json"})
-    response.raise_for_status()
-    content = response.json().get("content", [])
-    return "\n".join(item.get("event", "") if isinstance(item, dict) else str(item) for item in content)
-
-
 def run_of_hour(backfill, hour: int) -> dict:
     return next(r for r in backfill["runs"] if r["data_interval_start"].startswith(hour_key(FIRST + timedelta(hours=hour))))
 
@@ -145,7 +136,7 @@ def test_a_cleared_task_reads_its_own_day_and_reruns_change_nothing(backfill, ai
     api.clear_tasks(DAG_ID, run["dag_run_id"], ["load_songplays_fact"], include_downstream=False)
     final = api.wait_for_run(DAG_ID, run["dag_run_id"], timeout=600)
     assert final["state"] == "success"
-    log = task_log(api, run["dag_run_id"], "load_songplays_fact", try_number=2)
+    log = api.task_log(DAG_ID, run["dag_run_id"], "load_songplays_fact", try_number=2)
     assert f"{truth} rows inserted" in log
     # the whole run again (every task): identical published tables
     api.clear_tasks(DAG_ID, run["dag_run_id"], [ti["task_id"] for ti in backfill["instances"][run["dag_run_id"]]])
@@ -175,7 +166,7 @@ def test_a_failed_gate_changes_no_published_checksum(backfill, airflow_stack):
     assert final["state"] == "failed"
     assert states["stage_events"] == "success"  # the changed file was restaged
     assert states["run_quality_checks"] == "failed" and states["publish"] == "upstream_failed"
-    assert "FAIL songplays sql(hour_does_not_shrink)" in task_log(api, run["dag_run_id"], "run_quality_checks", 2)
+    assert "FAIL songplays sql(hour_does_not_shrink)" in api.task_log(DAG_ID, run["dag_run_id"], "run_quality_checks", 2)
     assert checksums(airflow_stack) == before
 
 
