@@ -4,11 +4,7 @@ scratch directory, a generated dataset seeded into its S3, and helpers to run th
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from datetime import date
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -16,6 +12,7 @@ from e2e_support import TABLES, hour
 
 from devstack.stack import Stack
 from devstack.workflows import run_window
+from tests.scratch_stack import scratch_stack
 
 # Two days so sessions cross midnight; small so the suite stays quick.
 DATASET = {"seed": 20181101, "days": 2, "events_per_day": 900, "users": 40, "songs": 400, "artists": 160}
@@ -58,25 +55,12 @@ def stack():
     from devstack.datagen import GenConfig, generate
     from devstack.seed import seed_bucket
 
-    scratch = Path(tempfile.mkdtemp(prefix="sparkify-e2e-"))
-    scratch.chmod(0o755)
-    saved = os.environ.get("SPARKIFY_DEVSTACK_DIR")
-    os.environ["SPARKIFY_DEVSTACK_DIR"] = str(scratch / "stack")
-    stack = Stack(scratch / "stack")
-    try:
-        stack.up()
+    with scratch_stack("sparkify-e2e-") as (stack, scratch):
         data = scratch / "data"
         generate(data, GenConfig(start_date=START, **DATASET), progress=False)
         seed_bucket(data, stack.config.bucket, endpoint_url=stack.s3.endpoint_url, progress=False)
         stack.data_dir = data
         yield stack
-    finally:
-        stack.down()
-        if saved is None:
-            os.environ.pop("SPARKIFY_DEVSTACK_DIR", None)
-        else:
-            os.environ["SPARKIFY_DEVSTACK_DIR"] = saved
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

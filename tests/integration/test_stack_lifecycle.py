@@ -4,13 +4,9 @@ it had to be replaced, and `run` refusing an empty bucket."""
 from __future__ import annotations
 
 import http.server
-import os
-import shutil
-import tempfile
 import threading
 import time
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -20,6 +16,7 @@ from devstack.processes import free_port
 from devstack.s3server import healthy
 from devstack.seed import seed_bucket
 from devstack.stack import Stack
+from tests.scratch_stack import scratch_stack
 
 
 class SlowHandler(http.server.BaseHTTPRequestHandler):
@@ -48,21 +45,8 @@ def test_s3_probe_waits_for_a_slow_server_and_fails_on_a_dead_one():
 
 @pytest.fixture(scope="module")
 def stack():
-    scratch = Path(tempfile.mkdtemp(prefix="sparkify-lifecycle-"))
-    scratch.chmod(0o755)  # PostgreSQL runs as another account when we are root
-    saved = os.environ.get("SPARKIFY_DEVSTACK_DIR")
-    os.environ["SPARKIFY_DEVSTACK_DIR"] = str(scratch / "stack")
-    stack = Stack(scratch / "stack")
-    try:
-        stack.up()
+    with scratch_stack("sparkify-lifecycle-") as (stack, _):
         yield stack
-    finally:
-        stack.down()
-        if saved is None:
-            os.environ.pop("SPARKIFY_DEVSTACK_DIR", None)
-        else:
-            os.environ["SPARKIFY_DEVSTACK_DIR"] = saved
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def keys(stack: Stack) -> set[str]:

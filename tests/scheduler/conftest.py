@@ -16,9 +16,6 @@ endpoint). Keep runs on 2018-11-01 (the seeded day) and remember `max_active_run
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -31,6 +28,7 @@ from devstack.local_airflow import LocalAirflow
 from devstack.processes import free_port
 from devstack.seed import seed_bucket
 from devstack.stack import Stack
+from tests.scratch_stack import scratch_stack
 
 DAG_ID = "sparkify_etl"
 # One day, small: every hourly run stages the whole catalog (one S3 GET per song file).
@@ -53,25 +51,12 @@ class AirflowStack(Stack):
 
 @pytest.fixture(scope="session")
 def airflow_stack():
-    scratch = Path(tempfile.mkdtemp(prefix="sparkify-sched-"))
-    scratch.chmod(0o755)  # PostgreSQL runs as another account when we are root
-    saved = os.environ.get("SPARKIFY_DEVSTACK_DIR")
-    os.environ["SPARKIFY_DEVSTACK_DIR"] = str(scratch / "stack")
-    stack = AirflowStack(scratch / "stack")
-    try:
-        stack.up()
+    with scratch_stack("sparkify-sched-", AirflowStack) as (stack, scratch):
         stack.data_dir = scratch / "data"
         generate(stack.data_dir, DATASET, progress=False)
         seed_bucket(stack.data_dir, stack.config.bucket, endpoint_url=stack.s3.endpoint_url, progress=False)
         seed_live_days(scratch / "live-data", DATASET, stack.config.bucket, endpoint_url=stack.s3.endpoint_url)
         yield stack
-    finally:
-        stack.down()
-        if saved is None:
-            os.environ.pop("SPARKIFY_DEVSTACK_DIR", None)
-        else:
-            os.environ["SPARKIFY_DEVSTACK_DIR"] = saved
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
