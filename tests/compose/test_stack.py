@@ -3,7 +3,7 @@ one stack (conftest.py): each builds on the state the previous one left.
 
 Faults are injected while a task is *running* (seen through the REST API), so each one hits work
 in flight. Retries come from Airflow itself: compose.test.yaml only shortens the retry delay and
-the heartbeat timeout (airflow_local_settings.py; the DAG is unchanged).
+the heartbeat timeout (airflow_config/airflow_local_settings.py; the DAG is unchanged).
 """
 
 from __future__ import annotations
