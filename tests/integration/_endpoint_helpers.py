@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 import random
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import boto3
 import psycopg
+
+from devstack.endpoint.process import EndpointProcess
 
 CREDS = "aws_access_key_id=sparkify-local-key;aws_secret_access_key=sparkify-local-secret"
 
@@ -77,3 +83,17 @@ def pg(pg_server) -> psycopg.Connection:
 
 def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+@contextmanager
+def own_endpoint(pg_server, s3_server, prefix: str) -> Iterator[EndpointProcess]:
+    """An endpoint process of the caller's own (its memory and log measured alone), stopped on exit."""
+    log_file = Path(tempfile.mkdtemp(prefix=prefix)) / "endpoint.log"
+    ep = EndpointProcess(backend_host=pg_server.host, backend_port=pg_server.port, user=pg_server.user,
+                         password=pg_server.password, dbname=pg_server.dbname,
+                         s3_endpoint_url=s3_server.endpoint_url, log_file=log_file, log_level="INFO")
+    ep.start()
+    try:
+        yield ep
+    finally:
+        ep.stop()

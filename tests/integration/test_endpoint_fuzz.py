@@ -11,15 +11,12 @@ import os
 import random
 import socket
 import struct
-import tempfile
 import time
-from pathlib import Path
 
 import psycopg
 import pytest
 
-from devstack.endpoint.process import EndpointProcess
-from tests.integration._endpoint_helpers import CREDS, Bucket, pg, unique
+from tests.integration._endpoint_helpers import CREDS, Bucket, own_endpoint, pg, unique
 from tests.integration._wire import Wire, login, message, rss_mb, startup, timed
 
 pytestmark = pytest.mark.integration
@@ -31,13 +28,8 @@ TYPES = b"QPBEDCSHFfdcXpR?\x00\xff"
 
 @pytest.fixture(scope="module")
 def ep(pg_server, s3_server):
-    log_file = Path(tempfile.mkdtemp(prefix="sparkify-ep-fuzz-")) / "endpoint.log"
-    e = EndpointProcess(backend_host=pg_server.host, backend_port=pg_server.port, user=pg_server.user,
-                        password=pg_server.password, dbname=pg_server.dbname,
-                        s3_endpoint_url=s3_server.endpoint_url, log_file=log_file, log_level="INFO")
-    e.start()
-    yield e
-    e.stop()
+    with own_endpoint(pg_server, s3_server, "sparkify-ep-fuzz-") as e:
+        yield e
 
 
 class Fuzzer:

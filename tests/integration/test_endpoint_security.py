@@ -9,19 +9,16 @@ from __future__ import annotations
 import secrets
 import struct
 import subprocess
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import psycopg
 import pytest
 
 from devstack.endpoint import limits
-from devstack.endpoint.process import EndpointProcess
 from devstack.endpoint.rewrite import rewrite
 from devstack.postgres import server_account
-from tests.integration._endpoint_helpers import CREDS, Bucket, pg, unique
+from tests.integration._endpoint_helpers import CREDS, Bucket, own_endpoint, pg, unique
 from tests.integration._wire import Wire, errors, login, query, rss_mb, startup, timed
 
 pytestmark = pytest.mark.integration
@@ -29,13 +26,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def ep(pg_server, s3_server):
-    log_file = Path(tempfile.mkdtemp(prefix="sparkify-ep-sec-")) / "endpoint.log"
-    e = EndpointProcess(backend_host=pg_server.host, backend_port=pg_server.port, user=pg_server.user,
-                        password=pg_server.password, dbname=pg_server.dbname,
-                        s3_endpoint_url=s3_server.endpoint_url, log_file=log_file, log_level="INFO")
-    e.start()
-    yield e
-    e.stop()
+    with own_endpoint(pg_server, s3_server, "sparkify-ep-sec-") as e:
+        yield e
 
 
 @pytest.fixture(scope="module")
