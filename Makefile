@@ -35,7 +35,7 @@ test: venv prereqs browser lint
 	$(VENV)/bin/pytest tests
 
 unit: venv
-	$(VENV)/bin/pytest tests/unit
+	$(VENV)/bin/pytest tests/unit tests/endpoint -m "not integration"
 
 demo: venv prereqs
 	$(PY) -m devstack demo

@@ -30,10 +30,10 @@ import boto3  # noqa: E402
 import orjson  # noqa: E402
 import psycopg  # noqa: E402
 
-from devstack.endpoint.process import EndpointProcess  # noqa: E402
 from devstack.postgres import PostgresServer  # noqa: E402
 from devstack.processes import free_port  # noqa: E402
 from devstack.s3server import DUMMY_CREDENTIALS, S3Server  # noqa: E402
+from redshift_endpoint.process import EndpointProcess  # noqa: E402
 
 KEYS = ["artist", "auth", "firstName", "gender", "itemInSession", "lastName", "length", "level", "location",
         "method", "page", "registration", "sessionId", "song", "status", "ts", "userAgent", "userId"]

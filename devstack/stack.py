@@ -17,10 +17,10 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from devstack.endpoint.process import EndpointProcess
 from devstack.postgres import PostgresServer, untraversable_parent
 from devstack.processes import free_port, port_open, read_pid, start_daemon, stop_daemon
 from devstack.s3server import DUMMY_CREDENTIALS, S3Server
+from redshift_endpoint.process import EndpointProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BUCKET = "sparkify-local"

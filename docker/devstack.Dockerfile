@@ -1,5 +1,5 @@
 # The local stand-ins in one image (build context: repo root): the Redshift endpoint
-# (`python -m devstack.endpoint`), local S3 (`python -m moto.server`) and the one-shot seed job
+# (`python -m redshift_endpoint`), local S3 (`python -m moto.server`) and the one-shot seed job
 # (`python -m devstack generate` / `seed`).
 #
 # It installs the whole requirements.lock rather than a hand-picked subset: the devstack CLI may
@@ -22,6 +22,7 @@ COPY requirements.lock /app/requirements.lock
 RUN python -m pip install --no-cache-dir -r /app/requirements.lock
 
 COPY devstack/ /app/devstack/
+COPY redshift_endpoint/ /app/redshift_endpoint/
 
 # Nothing here needs root; the seed job writes its generated files under /tmp.
 RUN useradd --create-home --uid 10001 devstack

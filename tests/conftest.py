@@ -35,6 +35,7 @@ for _path in (str(ROOT), str(ROOT / "plugins")):
 from devstack.postgres import PostgresServer  # noqa: E402
 from devstack.processes import free_port  # noqa: E402
 from devstack.s3server import DUMMY_CREDENTIALS, S3Server  # noqa: E402
+from redshift_endpoint.process import EndpointProcess  # noqa: E402
 
 
 def _scratch_dir(prefix: str) -> Path:
@@ -86,3 +87,21 @@ def s3_server():
         else:
             os.environ[key] = value
     shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def endpoint(pg_server, s3_server):
+    """The endpoint as a real subprocess (host, port, and PostgreSQL's user/password/dbname).
+
+    Also has ``.dsn()``, ``.redshift_connect_kwargs()``, ``.airflow_connection()``,
+    ``.s3_endpoint_url`` and ``.log_file``.
+    """
+    log_file = Path(tempfile.mkdtemp(prefix="sparkify-endpoint-")) / "endpoint.log"
+    ep = EndpointProcess(
+        backend_host=pg_server.host, backend_port=pg_server.port, user=pg_server.user,
+        password=pg_server.password, dbname=pg_server.dbname, s3_endpoint_url=s3_server.endpoint_url,
+        log_file=log_file, log_level="DEBUG",
+    )
+    ep.start()
+    yield ep
+    ep.stop()

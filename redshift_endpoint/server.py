@@ -1,0 +1,121 @@
+"""The endpoint server: configuration, the shared S3 clients, worker pool and admin connections."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+from redshift_endpoint import limits
+from redshift_endpoint import protocol as p
+from redshift_endpoint.load_errors import Admin
+from redshift_endpoint.relay import Session
+from redshift_endpoint.rewrite import SortKey
+from redshift_endpoint.s3source import S3Clients
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EndpointConfig:
+    host: str = "127.0.0.1"
+    port: int = 5439
+    backend_host: str = "127.0.0.1"
+    backend_port: int = 5432
+    s3_endpoint_url: str | None = None
+    # The endpoint's own backend connections (catalog look-ups, stl_load_errors) log in as the
+    # session's authenticated user with PGPASSWORD; admin_user restricts them to that one user.
+    admin_user: str | None = None
+    admin_password: str | None = None
+    workers: int | None = None            # conversion processes; 0 = convert in threads only
+
+
+class Endpoint:
+    def __init__(self, config: EndpointConfig):
+        self.config = config
+        self.s3 = S3Clients(config.s3_endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3")
+                            or os.environ.get("AWS_ENDPOINT_URL"))
+        workers = config.workers if config.workers is not None else (os.cpu_count() or 1)
+        self.pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+                     if workers > 0 else None)
+        self.admin = Admin(config.backend_host, config.backend_port, config.admin_user,
+                           config.admin_password if config.admin_password is not None
+                           else os.environ.get("PGPASSWORD"))
+        self.sessions: set[asyncio.Task] = set()
+        self.large_messages = limits.ByteBudget(limits.LARGE_MESSAGES_BUDGET)  # shared by all sessions
+        self.background: set[asyncio.Task] = set()   # sort-key index builds
+        self.server: asyncio.base_events.Server | None = None
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self.sessions) >= limits.MAX_CLIENTS:
+            writer.write(p.error_response("53300", "sorry, too many clients already", severity="FATAL"))
+            writer.close()
+            return
+        task = asyncio.current_task()
+        self.sessions.add(task)
+        try:
+            await Session(self, reader, writer).run()
+        except asyncio.CancelledError:
+            writer.close()  # the endpoint is shutting down (Python 3.11's asyncio would log it as an error)
+        except Exception:  # noqa: BLE001 - one broken session must not stop the server
+            log.exception("session crashed")
+            writer.close()
+        finally:
+            self.sessions.discard(task)
+
+    def build_sortkey_indexes(self, dbname: str, user: str, keys: list[SortKey]) -> None:
+        """Build the indexes of committed sort keys in the background (the client does not wait)."""
+        task = asyncio.get_running_loop().create_task(self.admin.ensure_sortkey_indexes(dbname, user, keys))
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def start(self) -> tuple[str, int]:
+        # limit: StreamReader's buffer; reads of whole messages go beyond it, bounded by limits.py.
+        self.server = await asyncio.start_server(self._handle, self.config.host, self.config.port,
+                                                 limit=1 << 16)
+        host, port = self.server.sockets[0].getsockname()[:2]
+        return host, port
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        for t in list(self.sessions) + list(self.background):
+            t.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
+        await self.admin.close()
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def serve(config: EndpointConfig, ready=None) -> None:
+    """Run until cancelled; ``ready(host, port)`` is called once connections are accepted."""
+    endpoint = Endpoint(config)
+    host, port = await endpoint.start()
+    log.info("Redshift endpoint on %s:%d -> PostgreSQL %s:%d", host, port, config.backend_host,
+             config.backend_port)
+    if ready is not None:
+        ready(host, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)  # clean shutdown instead of KeyboardInterrupt noise
+    try:
+        await stop.wait()
+    finally:
+        await endpoint.close()
+
+
+def run_server(config: EndpointConfig) -> None:
+    def ready(host: str, port: int) -> None:
+        sys.stdout.write(f"listening on {host}:{port}\n")
+        sys.stdout.flush()
+
+    try:
+        asyncio.run(serve(config, ready))
+    except KeyboardInterrupt:
+        pass
