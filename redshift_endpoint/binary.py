@@ -4,7 +4,7 @@ Why: PostgreSQL parses binary COPY about twice as fast as CSV (no quoting, no in
 timestamp_in), and on the endpoint's side a binary field costs no more than a quoted CSV field
 (epoch timestamps get cheaper: int64 microseconds since 2000-01-01 instead of formatted text).
 
-Only types whose binary form we can produce exactly are encoded (``binary_type``); a load with
+Only types whose binary form we can produce exactly are encoded (``load_spec.binary_type``); a load with
 any other column (numeric, date, json, ...), or with timestamps that PostgreSQL itself must parse
 (TIMEFORMAT other than epochmillisecs/epochsecs), stays on the CSV path.
 
@@ -14,15 +14,16 @@ starts with ``HEADER`` and ends with ``TRAILER``.
 
 from __future__ import annotations
 
-import re
 import struct
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from redshift_endpoint.load_spec import FieldError
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from redshift_endpoint.convert import Column, LoadSpec
+    from redshift_endpoint.load_spec import Column, LoadSpec
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 TRAILER = struct.pack(">h", -1)
@@ -32,17 +33,6 @@ PG_EPOCH_US = PG_EPOCH_MS * 1000
 # Python datetimes (what the CSV path formats) cover years 1..9999: keep the same range.
 MIN_MS, MAX_MS = -62_135_596_800_000, 253_402_300_800_000
 
-# format_type() names (catalog) and the spellings of CREATE statements the endpoint saw.
-_TYPES = [
-    (re.compile(r"(character varying|varchar|character|char|bpchar|text)(\s*\(\s*\d+\s*\))?"), "text"),
-    (re.compile(r"smallint|int2"), "int2"),
-    (re.compile(r"integer|int|int4"), "int4"),
-    (re.compile(r"bigint|int8"), "int8"),
-    (re.compile(r"double precision|float8|float"), "float8"),
-    (re.compile(r"boolean|bool"), "bool"),
-    (re.compile(r"(timestamp|timestamp without time zone)(\s*\(\s*\d\s*\))?"), "ts"),
-    (re.compile(r"timestamp\s*(\(\s*\d\s*\))?\s*with time zone|timestamptz"), "tstz"),
-]
 _EPOCH_FORMATS = ("epochmillisecs", "epochsecs")
 
 _LEN = struct.Struct(">i").pack
@@ -58,15 +48,6 @@ _BOOL = {True: b"\x00\x00\x00\x01\x01", False: b"\x00\x00\x00\x01\x00"}
 _TRUE = frozenset(("t", "true", "1", "y", "yes", "on"))
 _EPOCH_2000 = datetime(2000, 1, 1)
 _EPOCH_2000_TZ = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-def binary_type(pg_type: str) -> str | None:
-    """The binary encoding this endpoint can write for a column type, or None (CSV then)."""
-    t = " ".join(pg_type.strip().lower().split())
-    for rx, enc in _TYPES:
-        if rx.fullmatch(t):
-            return enc
-    return None
 
 
 def usable(columns: Sequence[Column], fmt: str, timeformat: str | None) -> bool:
@@ -156,8 +137,6 @@ def _unquote(field: str) -> str | None:
 
 
 def _float(s: str) -> float:
-    from redshift_endpoint.convert import FieldError
-
     if "_" in s:  # Python accepts 1_000, PostgreSQL does not
         raise FieldError(f"Invalid digit, Value '{s[:20]}', Type: Double", 1207, s)
     f = float(s)

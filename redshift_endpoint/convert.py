@@ -28,84 +28,13 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 import orjson
 
 from redshift_endpoint import binary, timefmt
+from redshift_endpoint.load_spec import Column, FieldError, LoadSpec
 
-# Column kinds the converter distinguishes, from PostgreSQL type names.
-_KIND_PATTERNS = [
-    (re.compile(r"^(smallint|int2)"), "int2"),
-    (re.compile(r"^(integer|int4|int\b|int$)"), "int4"),
-    (re.compile(r"^(bigint|int8)"), "int8"),
-    (re.compile(r"^(numeric|decimal|real|float|double|money)"), "num"),
-    (re.compile(r"^(boolean|bool)"), "bool"),
-    (re.compile(r"^(timestamp with time zone|timestamptz)"), "tstz"),
-    (re.compile(r"^(timestamp)"), "ts"),
-    (re.compile(r"^date"), "date"),
-    (re.compile(r"^(time)"), "time"),
-    (re.compile(r"^(json|jsonb|super)"), "json"),
-    (re.compile(r"^(character varying|varchar|character|char|bpchar|text|nvarchar|nchar|name|citext)"),
-     "text"),
-]
 _INT_RANGE = {"int2": 2**15, "int4": 2**31, "int8": 2**63}
 _EPOCH = datetime(1970, 1, 1)
 _EPOCH_TZ = datetime(1970, 1, 1, tzinfo=UTC)
 _JSON_DECODER = json.JSONDecoder()
 RAW_LINE_MAX = 1024  # Redshift keeps the first 1024 characters of the bad line
-
-
-def column_kind(pg_type: str) -> str:
-    t = pg_type.strip().lower()
-    for rx, kind in _KIND_PATTERNS:
-        if rx.search(t):
-            return kind
-    return "other"
-
-
-def numeric_scale(pg_type: str) -> int | None:
-    """numeric(p, s)/decimal(p, s) -> s; numeric(p) -> 0; unconstrained -> None."""
-    m = re.match(r"\s*(?:numeric|decimal)\s*\(\s*\d+\s*(?:,\s*(\d+)\s*)?\)", pg_type.lower())
-    return None if not m else int(m.group(1) or 0)
-
-
-def max_length(pg_type: str) -> int | None:
-    """varchar(n)/char(n) -> n (MAX was already rewritten to 65535)."""
-    m = re.search(r"char\w*(?:\s+varying)?\s*\(\s*(\d+|max)\s*\)", pg_type.lower())
-    if not m:
-        return None
-    return 65535 if m.group(1) == "max" else int(m.group(1))
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    kind: str
-    maxlen: int | None = None
-    binary: str | None = None   # binary COPY encoding of the column's type, None if not supported
-    scale: int | None = None    # numeric(p, s): s
-
-
-@dataclass(frozen=True)
-class LoadSpec:
-    """Everything a worker needs to convert one object: plain data, picklable."""
-    columns: tuple[Column, ...]
-    fmt: str = "json"                           # json | csv | text
-    json_mode: str = "auto"                     # auto | ignorecase | paths
-    paths: tuple[tuple[str | int, ...], ...] = ()
-    timeformat: str | None = None
-    dateformat: str | None = None
-    blanks_as_null: bool = False
-    empty_as_null: bool = False
-    truncate_columns: bool = False
-    trim_blanks: bool = False
-    fill_record: bool = False
-    ignore_blank_lines: bool = False
-    escape: bool = False                        # text format: backslash escapes (ESCAPE)
-    delimiter: str = ","
-    quote: str = '"'
-    ignore_header: int = 0
-    null_as: str | None = None
-    round_dec: bool = False                     # ROUNDEC: round excess decimals (default: truncate)
-    accept_inv_chars: str | None = None         # ACCEPTINVCHARS: replacement for each invalid byte
-    accept_any_date: bool = False               # ACCEPTANYDATE: a date/time that does not match is NULL
-    binary: bool = False                        # rows in binary COPY format (see binary.py)
 
 
 @dataclass
@@ -128,12 +57,6 @@ class UnitResult:
     lines: array = field(default_factory=lambda: array("I"))   # source line of each output row
     needs_whole_object: bool = False
     fatal: str | None = None     # an error that fails the whole COPY (e.g. a JSONPath index out of range)
-
-
-class FieldError(ValueError):
-    def __init__(self, reason: str, code: int = 1200, value: object = None):
-        super().__init__(reason)
-        self.reason, self.code, self.value = reason, code, value
 
 
 # ---------------------------------------------------------------- jsonpaths

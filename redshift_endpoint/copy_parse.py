@@ -11,9 +11,9 @@ credentials included. redshift_endpoint/docs/copy-parameters.md lists every para
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from redshift_endpoint import timefmt
+from redshift_endpoint.copy_spec import CopySpec, CopySyntaxError
 from redshift_endpoint.tokens import Token, string_value, unquote_ident
 
 # Accepted without effect on the loaded rows: they tune Redshift's compression encodings and
@@ -42,61 +42,12 @@ REFUSED = {
 _REDSHIFT_WORDS = {"CREDENTIALS", "IAM_ROLE", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SESSION_TOKEN",
                    "MANIFEST", "REGION", "JSON", "GZIP", "BZIP2", "MAXERROR", "TIMEFORMAT", "DATEFORMAT"}
 _JSON_INCOMPATIBLE = ("CSV", "DELIMITER", "ESCAPE", "FILLRECORD", "IGNOREBLANKLINES", "NULL AS")
+# Parameters without an argument that switch one CopySpec field on.
+_FLAGS = {"MANIFEST": "manifest", "GZIP": "gzip", "BZIP2": "bzip2", "BLANKSASNULL": "blanks_as_null",
+          "EMPTYASNULL": "empty_as_null", "TRUNCATECOLUMNS": "truncate_columns", "TRIMBLANKS": "trim_blanks",
+          "FILLRECORD": "fill_record", "IGNOREBLANKLINES": "ignore_blank_lines", "ESCAPE": "escape",
+          "NOLOAD": "no_load", "ROUNDEC": "round_dec", "ACCEPTANYDATE": "accept_any_date"}
 MAXERROR_LIMIT = 100000  # Redshift: "The upper limit is 100000"; larger values are lowered to it
-
-
-class CopySyntaxError(ValueError):
-    """A COPY the endpoint answers itself with an error (never reaches PostgreSQL's parser)."""
-
-    def __init__(self, message: str, code: str = "42601"):
-        super().__init__(message)
-        self.message, self.code = message, code
-
-
-@dataclass
-class CopySpec:
-    target: str                       # the table as written, e.g. public.staging_events or #t
-    target_parts: list[str]           # resolved identifier parts, e.g. ['public', 'staging_events']
-    columns: list[str] | None         # explicit column list, resolved
-    source: str                       # s3://bucket/prefix
-    fmt: str = "text"                 # json | csv | text (Redshift's default pipe-delimited)
-    json_mode: str = ""               # auto | auto ignorecase | s3://.../jsonpaths.json
-    credentials: dict[str, str] = field(default_factory=dict)
-    region: str | None = None
-    timeformat: str | None = None     # None: the default format; 'auto'; 'epochsecs'; 'epochmillisecs'; a format
-    dateformat: str | None = None
-    blanks_as_null: bool = False
-    empty_as_null: bool = False
-    truncate_columns: bool = False
-    trim_blanks: bool = False
-    fill_record: bool = False
-    ignore_blank_lines: bool = False
-    escape: bool = False
-    max_error: int = 0
-    no_load: bool = False
-    round_dec: bool = False
-    accept_inv_chars: str | None = None   # ACCEPTINVCHARS: the replacement character
-    accept_any_date: bool = False
-    gzip: bool = False
-    bzip2: bool = False
-    manifest: bool = False
-    delimiter: str | None = None
-    quote: str = '"'
-    ignore_header: int = 0
-    null_as: str | None = None
-    error: str | None = None          # kept for callers; parse errors raise CopySyntaxError instead
-    binary: bool = False              # rewritten to COPY ... FORMAT binary (the relay's decision)
-    binary_types: tuple[str | None, ...] = ()   # the column encodings that decision was based on
-
-    @property
-    def table_name(self) -> str:
-        return self.target_parts[-1]
-
-    @property
-    def bucket_and_prefix(self) -> tuple[str, str]:
-        rest = self.source[len("s3://"):]
-        bucket, _, prefix = rest.partition("/")
-        return bucket, prefix
 
 
 def _top_level(sig: list[Token]):
@@ -339,8 +290,6 @@ class _Options:
             spec.region = self.string(word)
             if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", spec.region):
                 raise CopySyntaxError(f"COPY parameter REGION: invalid region {spec.region!r}", "XX000")
-        elif word == "MANIFEST":
-            spec.manifest = True
         elif word == "FORMAT":
             self.skip_as()
             fmt_tok = self.peek()
@@ -359,10 +308,6 @@ class _Options:
             spec.quote = self.char(word)
         elif word == "DELIMITER":
             spec.delimiter = self.char(word)
-        elif word == "GZIP":
-            spec.gzip = True
-        elif word == "BZIP2":
-            spec.bzip2 = True
         elif word == "ENCODING":
             self.skip_as()
             tok = self.peek()
@@ -379,32 +324,14 @@ class _Options:
         elif word == "TIMEFORMAT":
             spec.timeformat = self.string(word)
             timefmt.validate(spec.timeformat, "TIMEFORMAT")
-        elif word == "BLANKSASNULL":
-            spec.blanks_as_null = True
-        elif word == "EMPTYASNULL":
-            spec.empty_as_null = True
-        elif word == "TRUNCATECOLUMNS":
-            spec.truncate_columns = True
-        elif word == "TRIMBLANKS":
-            spec.trim_blanks = True
-        elif word == "FILLRECORD":
-            spec.fill_record = True
-        elif word == "IGNOREBLANKLINES":
-            spec.ignore_blank_lines = True
-        elif word == "ESCAPE":
-            spec.escape = True
+        elif word in _FLAGS:
+            setattr(spec, _FLAGS[word], True)
         elif word == "IGNOREHEADER":
             spec.ignore_header = self.integer(word, 0, 2**31 - 1)
         elif word == "MAXERROR":
             spec.max_error = min(self.integer(word, 0, None), MAXERROR_LIMIT)
         elif word == "IGNOREALLERRORS":
             spec.max_error = 2**62
-        elif word == "NOLOAD":
-            spec.no_load = True
-        elif word == "ROUNDEC":
-            spec.round_dec = True
-        elif word == "ACCEPTANYDATE":
-            spec.accept_any_date = True
         elif word == "ACCEPTINVCHARS":
             spec.accept_inv_chars = "?"
             if (n := self.peek()) is not None and (n.kind == "str" or n.upper == "AS"):

@@ -12,25 +12,21 @@ import logging
 import time
 from array import array
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from redshift_endpoint import binary, s3source
 from redshift_endpoint import protocol as p
 from redshift_endpoint.convert import (
-    Column,
     JsonPathsError,
-    LoadSpec,
     RowError,
     UnitResult,
-    column_kind,
     convert_unit,
     decompress,
-    max_length,
-    numeric_scale,
     parse_jsonpaths_file,
     split_chunks,
 )
-from redshift_endpoint.copy_parse import CopySpec
+from redshift_endpoint.copy_spec import CopySpec, RowOptions
+from redshift_endpoint.load_spec import Column, LoadSpec
 from redshift_endpoint.worker import fetch_and_convert
 
 log = logging.getLogger(__name__)
@@ -86,15 +82,9 @@ def build_load_spec(spec: CopySpec, columns: tuple[Column, ...], paths) -> LoadS
     else:
         json_mode = ""
     delimiter = spec.delimiter or ("," if spec.fmt == "csv" else "|")
-    return LoadSpec(
-        columns=columns, fmt=spec.fmt, json_mode=json_mode, paths=tuple(paths or ()),
-        timeformat=spec.timeformat, dateformat=spec.dateformat, blanks_as_null=spec.blanks_as_null,
-        empty_as_null=spec.empty_as_null, truncate_columns=spec.truncate_columns, trim_blanks=spec.trim_blanks,
-        fill_record=spec.fill_record, ignore_blank_lines=spec.ignore_blank_lines, escape=spec.escape,
-        delimiter=delimiter, quote=spec.quote, ignore_header=spec.ignore_header, null_as=spec.null_as,
-        round_dec=spec.round_dec, accept_inv_chars=spec.accept_inv_chars, accept_any_date=spec.accept_any_date,
-        binary=spec.binary,
-    )
+    options = {f.name: getattr(spec, f.name) for f in fields(RowOptions)}
+    return LoadSpec(columns=columns, fmt=spec.fmt, json_mode=json_mode, paths=tuple(paths or ()),
+                    delimiter=delimiter, **options)
 
 
 def compression(spec: CopySpec) -> str | None:
@@ -128,8 +118,7 @@ def resolve_columns(spec: CopySpec, table_cols: list[tuple[str, str]]) -> tuple[
     missing = [n for n in names if n not in by_name]
     if missing:
         raise LoadFailed(f"column \"{missing[0]}\" of relation \"{spec.table_name}\" does not exist", "42703")
-    return tuple(Column(n, column_kind(by_name[n]), max_length(by_name[n]), binary.binary_type(by_name[n]),
-                        numeric_scale(by_name[n])) for n in names)
+    return tuple(Column.of(n, by_name[n]) for n in names)
 
 
 class Injector:
@@ -143,8 +132,6 @@ class Injector:
         """Send CopyData... then CopyDone, or CopyFail with ``job.failure`` set."""
         spec = job.spec
         try:
-            if spec.error:
-                raise LoadFailed(spec.error, "0A000")
             job.columns, job.tbl_oid = await load_spec_columns(spec)
             if spec.binary and tuple(c.binary for c in job.columns) != spec.binary_types:
                 # The statement was prepared as binary COPY for other column types (table recreated).

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from redshift_endpoint import binary, compat, limits
 from redshift_endpoint import protocol as p
 from redshift_endpoint.convert import RowError
-from redshift_endpoint.copy_parse import CopySpec
+from redshift_endpoint.copy_spec import CopySpec
 from redshift_endpoint.loader import (
     CopyJob,
     Injector,
@@ -371,7 +371,7 @@ class Session:
         return rw
 
     async def _binary_types(self, spec: CopySpec) -> tuple[str | None, ...] | None:
-        if spec.fmt != "json" or spec.error:
+        if spec.fmt != "json":
             return None
         try:
             columns, _ = await self._columns(spec)

@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from redshift_endpoint import dialect, unload
-from redshift_endpoint.copy_parse import CopySpec, CopySyntaxError, is_s3_copy, parse_copy, refusal_sql
+from redshift_endpoint.copy_parse import is_s3_copy, parse_copy, refusal_sql
+from redshift_endpoint.copy_spec import CopySpec, CopySyntaxError
 from redshift_endpoint.tokens import Token, join, split_statements, string_value, tokenize, unquote_ident
 
 _TABLE_ATTRS = {"DISTSTYLE", "DISTKEY", "SORTKEY", "COMPOUND", "INTERLEAVED", "ENCODE", "BACKUP"}

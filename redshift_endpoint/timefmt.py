@@ -19,6 +19,8 @@ import re
 from datetime import date, datetime
 from functools import lru_cache
 
+from redshift_endpoint.copy_spec import CopySyntaxError
+
 KEYWORDS = ("auto", "epochsecs", "epochmillisecs")
 DEFAULT_DATE = "YYYY-MM-DD"
 DEFAULT_TIMESTAMP = "YYYY-MM-DD HH:MI:SS"
@@ -42,8 +44,6 @@ class FormatError(ValueError):
 
 def validate(fmt: str, option: str) -> None:
     """Raise CopySyntaxError (naming the option) when ``fmt`` cannot be honoured exactly."""
-    from redshift_endpoint.copy_parse import CopySyntaxError  # circular at import time
-
     if fmt == "auto" or (option == "TIMEFORMAT" and fmt in ("epochsecs", "epochmillisecs")):
         return
     if fmt.lower() in KEYWORDS and fmt not in KEYWORDS:

@@ -9,7 +9,8 @@ relay and split into chunks (see loader.py).
 from __future__ import annotations
 
 from redshift_endpoint import s3source
-from redshift_endpoint.convert import LoadSpec, UnitResult, convert_unit
+from redshift_endpoint.convert import UnitResult, convert_unit
+from redshift_endpoint.load_spec import LoadSpec
 
 _clients: dict[str | None, s3source.S3Clients] = {}   # per process, like the relay's own
 

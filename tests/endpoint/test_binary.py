@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from redshift_endpoint.binary import HEADER, TRAILER, binary_type, usable
-from redshift_endpoint.convert import Column, LoadSpec, convert_unit
+from redshift_endpoint.binary import HEADER, TRAILER, usable
+from redshift_endpoint.convert import convert_unit
+from redshift_endpoint.load_spec import Column, LoadSpec, binary_type
 
 PG_EPOCH = datetime(2000, 1, 1)
 

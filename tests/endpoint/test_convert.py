@@ -6,16 +6,8 @@ import gzip
 
 import pytest
 
-from redshift_endpoint.convert import (
-    Column,
-    LoadSpec,
-    column_kind,
-    convert_unit,
-    max_length,
-    parse_jsonpath,
-    parse_jsonpaths_file,
-    split_chunks,
-)
+from redshift_endpoint.convert import convert_unit, parse_jsonpath, parse_jsonpaths_file, split_chunks
+from redshift_endpoint.load_spec import Column, LoadSpec, column_kind, max_length
 
 
 def rows(result) -> list[str]:

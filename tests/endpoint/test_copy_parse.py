@@ -12,14 +12,14 @@ import pytest
 from redshift_endpoint import timefmt
 from redshift_endpoint.convert import (
     INDEX_ERROR,
-    Column,
     JsonPathsError,
-    LoadSpec,
     convert_unit,
     parse_jsonpaths_file,
     split_chunks,
 )
-from redshift_endpoint.copy_parse import CopySyntaxError, is_s3_copy, parse_copy
+from redshift_endpoint.copy_parse import is_s3_copy, parse_copy
+from redshift_endpoint.copy_spec import CopySyntaxError
+from redshift_endpoint.load_spec import Column, LoadSpec
 from redshift_endpoint.rewrite import rewrite
 from redshift_endpoint.tokens import tokenize
 
