@@ -14,7 +14,7 @@ Then three tasks per connection:
 
 Sort keys: a CREATE TABLE with a SORTKEY is matched to its CommandComplete (the n-th statement
 result of its segment); the key is then pending until the transaction commits (ReadyForQuery 'I'
-or a COMMIT), when the admin connection builds the index in the background; a rollback, an error
+or a COMMIT), when sortkey_index.py builds the index in the background; a rollback, an error
 in an implicit transaction or an aborted transaction drops it.
 """
 
@@ -25,12 +25,16 @@ import dataclasses
 import logging
 import re
 from collections import defaultdict, deque
-from typing import TYPE_CHECKING
+from concurrent.futures import Executor
+from dataclasses import dataclass
 
-from redshift_endpoint import binary, compat, limits
+from redshift_endpoint import binary, limits
 from redshift_endpoint import protocol as p
+from redshift_endpoint.backend import BackendConnections
+from redshift_endpoint.catalog import Catalog
 from redshift_endpoint.convert import RowError
 from redshift_endpoint.copy_spec import CopySpec
+from redshift_endpoint.load_errors import LoadErrorsTable
 from redshift_endpoint.loader import (
     CopyJob,
     Injector,
@@ -39,12 +43,12 @@ from redshift_endpoint.loader import (
     raw_line_of,
     resolve_columns,
 )
-from redshift_endpoint.rewrite import Rewritten, SortKey, TableDef, lookup_name, redact, rewrite
+from redshift_endpoint.s3source import S3Clients
+from redshift_endpoint.sortkey_index import SortKeyIndexer
+from redshift_endpoint.sql import compat_schema
+from redshift_endpoint.sql.translate import Rewritten, SortKey, TableDef, lookup_name, redact, rewrite
 from redshift_endpoint.startup import Startup, clean_server_version, read_startup, sasl_for_redshift_driver
 from redshift_endpoint.unload import UnloadError, UnloadJob, UnloadSpec
-
-if TYPE_CHECKING:
-    from redshift_endpoint.server import Endpoint
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +62,23 @@ _PASS_THROUGH_ERRORS = ("57014", "57P01", "57P02", "57P03", "08")
 _COPY_CONTEXT = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:]+))?(?:: \"(.*)\")?", re.S)
 
 
+@dataclass(frozen=True)
+class SessionServices:
+    """What a session uses that outlives it, shared by all sessions of the endpoint (server.py builds it)."""
+    backend_host: str
+    backend_port: int
+    s3: S3Clients
+    pool: Executor | None                 # conversion worker processes; None: threads only
+    large_messages: limits.ByteBudget     # bytes of large client messages in hand, over all sessions
+    conns: BackendConnections             # the endpoint's own connections (redshift_compat schema)
+    catalog: Catalog
+    load_errors: LoadErrorsTable
+    sortkeys: SortKeyIndexer
+
+
 class Session:
-    def __init__(self, endpoint: Endpoint, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self.ep = endpoint
+    def __init__(self, services: SessionServices, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.services = services
         self.creader, self.cwriter = reader, writer
         self.breader: asyncio.StreamReader | None = None
         self.bwriter: asyncio.StreamWriter | None = None
@@ -96,7 +114,7 @@ class Session:
         self.unload_portals: dict[bytes, UnloadSpec] = {}
         self.unload_expect: dict[int, deque[tuple[int, UnloadJob]]] = defaultdict(deque)
         self.unloading: UnloadJob | None = None
-        self.compat_ready = False                  # the redshift_compat schema was checked (compat.py)
+        self.compat_ready = False                  # the redshift_compat schema was checked (sql/compat_schema.py)
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> None:
@@ -108,13 +126,13 @@ class Session:
             return
         try:
             self.breader, self.bwriter = await asyncio.wait_for(
-                asyncio.open_connection(self.ep.config.backend_host, self.ep.config.backend_port), 10)
+                asyncio.open_connection(self.services.backend_host, self.services.backend_port), 10)
         except (OSError, TimeoutError) as e:
             log.warning("cannot reach the PostgreSQL backend: %s", e)
             if self.startup.kind == "startup":
                 self.cwriter.write(p.error_response(
-                    "08006", f"could not connect to the PostgreSQL backend at {self.ep.config.backend_host}:"
-                    f"{self.ep.config.backend_port}: {e}", severity="FATAL"))
+                    "08006", f"could not connect to the PostgreSQL backend at {self.services.backend_host}:"
+                    f"{self.services.backend_port}: {e}", severity="FATAL"))
                 await self._safe_drain(self.cwriter)
             self.cwriter.close()
             return
@@ -157,7 +175,7 @@ class Session:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            self.ep.large_messages.release(self.large_held)
+            self.services.large_messages.release(self.large_held)
             self.large_held = 0
             self.bwriter.close()
             self.cwriter.close()
@@ -213,7 +231,7 @@ class Session:
                     self._refuse_oversized(mtype, size, limit)
                     return
                 if size > limits.LARGE_MESSAGE_BYTES:
-                    await self.ep.large_messages.acquire(size)
+                    await self.services.large_messages.acquire(size)
                     self.large_held += size
                 self.queued += size + limits.MESSAGE_OVERHEAD
                 body = await self.creader.readexactly(size) if size else b""
@@ -240,7 +258,7 @@ class Session:
         self.queue_room.set()
         if size > limits.LARGE_MESSAGE_BYTES:
             self.large_held -= size
-            self.ep.large_messages.release(size)
+            self.services.large_messages.release(size)
 
     # ------------------------------------------------------------------ client -> backend
     async def _client_to_backend(self) -> None:
@@ -352,7 +370,7 @@ class Session:
     async def _prepare_dialect(self, rw: Rewritten) -> None:
         """Statements calling the redshift_compat schema need it in this database first."""
         if rw.compat and not self.compat_ready:
-            self.compat_ready = await compat.ensure(self.ep.admin, self.startup.database, self.startup.user)
+            self.compat_ready = await compat_schema.ensure(self.services.conns, self.startup.database, self.startup.user)
 
     async def _choose_formats(self, text: str, rw: Rewritten) -> Rewritten:
         """Rewrite again with FORMAT binary for the S3 COPYs whose target types allow it.
@@ -390,7 +408,7 @@ class Session:
         return job
 
     async def _inject(self, job: CopyJob) -> None:
-        injector = Injector(s3=self.ep.s3, pool=self.ep.pool, backend=self.bwriter, client_gone=self.client_gone)
+        injector = Injector(s3=self.services.s3, pool=self.services.pool, backend=self.bwriter, client_gone=self.client_gone)
         await injector.run(job, self._columns)
         if job.failure is not None and job.failure.message.startswith("Load into table") and job.errors:
             await self._record(job, job.errors)
@@ -417,13 +435,13 @@ class Session:
 
     async def _catalog(self, parts: list[str]):
         try:
-            return await self.ep.admin.columns(self.startup.database, self.startup.user, lookup_name(parts))
+            return await self.services.catalog.columns(self.startup.database, self.startup.user, lookup_name(parts))
         except Exception as e:  # noqa: BLE001
             raise LoadFailed(f"cannot read the columns of {'.'.join(parts)}: {e}", "58000") from e
 
     async def _record(self, job: CopyJob, errors: list[RowError]) -> None:
         try:
-            await self.ep.admin.record(self.startup.database, self.startup.user, table=job.table,
+            await self.services.load_errors.record(self.startup.database, self.startup.user, table=job.table,
                                        tbl_oid=job.tbl_oid, session=self.backend_pid, errors=errors)
         except Exception:  # noqa: BLE001 - the load error still reaches the client
             log.exception("could not write stl_load_errors")
@@ -512,7 +530,7 @@ class Session:
         if mtype == b"Z":
             self.unload_expect.pop(self.segments_seen, None)
             if self.segments_seen == 0:  # the session is authenticated and ready: system tables first
-                await self.ep.admin.ensure_system_tables(self.startup.database, self.startup.user)
+                await self.services.load_errors.ensure_system_tables(self.startup.database, self.startup.user)
             self.expect.pop(self.segments_seen, None)
             self.key_expect.pop(self.segments_seen, None)
             self._on_ready(body[:1])
@@ -553,7 +571,7 @@ class Session:
         self.unloading = None
         self.results_seen += 1
         try:
-            client = self.ep.s3.client(job.spec.credentials, job.spec.region)
+            client = self.services.s3.client(job.spec.credentials, job.spec.region)
             result = await asyncio.to_thread(job.write, client)
         except UnloadError as e:
             self.segment_failed = True
@@ -599,7 +617,7 @@ class Session:
             self.keys_pending = []
         if self.keys_committed:
             keys, self.keys_committed = self.keys_committed, []
-            self.ep.build_sortkey_indexes(self.startup.database, self.startup.user, keys)
+            self.services.sortkeys.build_in_background(self.startup.database, self.startup.user, keys)
 
     async def _copy_error(self, job: CopyJob, fields: dict[str, str], out: bytearray) -> bytes:
         job.aborted.set()
@@ -614,7 +632,7 @@ class Session:
             url, line = src if src else (job.spec.source, int(m.group(1)))
             raw = ""
             try:
-                client = self.ep.s3.client(job.spec.credentials, job.spec.region)
+                client = self.services.s3.client(job.spec.credentials, job.spec.region)
                 raw = await asyncio.to_thread(raw_line_of, client, url, line, job.spec.gzip)
             except Exception:  # noqa: BLE001 - raw_line is best effort
                 pass

@@ -1,4 +1,7 @@
-"""The endpoint server: configuration, the shared S3 clients, worker pool and admin connections."""
+"""The endpoint server: configuration, and what its sessions share (S3 clients, worker pool, own backend connections).
+
+Run it with ``python -m redshift_endpoint`` (__main__.py).
+"""
 
 from __future__ import annotations
 
@@ -13,10 +16,12 @@ from dataclasses import dataclass
 
 from redshift_endpoint import limits
 from redshift_endpoint import protocol as p
-from redshift_endpoint.load_errors import Admin
-from redshift_endpoint.relay import Session
-from redshift_endpoint.rewrite import SortKey
+from redshift_endpoint.backend import BackendConnections
+from redshift_endpoint.catalog import Catalog
+from redshift_endpoint.load_errors import LoadErrorsTable
+from redshift_endpoint.relay import Session, SessionServices
 from redshift_endpoint.s3source import S3Clients
+from redshift_endpoint.sortkey_index import SortKeyIndexer
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +43,19 @@ class EndpointConfig:
 class Endpoint:
     def __init__(self, config: EndpointConfig):
         self.config = config
-        self.s3 = S3Clients(config.s3_endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3")
-                            or os.environ.get("AWS_ENDPOINT_URL"))
+        s3 = S3Clients(config.s3_endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3")
+                       or os.environ.get("AWS_ENDPOINT_URL"))
         workers = config.workers if config.workers is not None else (os.cpu_count() or 1)
-        self.pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-                     if workers > 0 else None)
-        self.admin = Admin(config.backend_host, config.backend_port, config.admin_user,
-                           config.admin_password if config.admin_password is not None
-                           else os.environ.get("PGPASSWORD"))
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers > 0 else None
+        conns = BackendConnections(config.backend_host, config.backend_port, config.admin_user,
+                                   config.admin_password if config.admin_password is not None
+                                   else os.environ.get("PGPASSWORD"))
+        self.services = SessionServices(
+            backend_host=config.backend_host, backend_port=config.backend_port, s3=s3, pool=pool,
+            large_messages=limits.ByteBudget(limits.LARGE_MESSAGES_BUDGET), conns=conns, catalog=Catalog(conns),
+            load_errors=LoadErrorsTable(conns), sortkeys=SortKeyIndexer(conns),
+        )
         self.sessions: set[asyncio.Task] = set()
-        self.large_messages = limits.ByteBudget(limits.LARGE_MESSAGES_BUDGET)  # shared by all sessions
-        self.background: set[asyncio.Task] = set()   # sort-key index builds
         self.server: asyncio.base_events.Server | None = None
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -59,7 +66,7 @@ class Endpoint:
         task = asyncio.current_task()
         self.sessions.add(task)
         try:
-            await Session(self, reader, writer).run()
+            await Session(self.services, reader, writer).run()
         except asyncio.CancelledError:
             writer.close()  # the endpoint is shutting down (Python 3.11's asyncio would log it as an error)
         except Exception:  # noqa: BLE001 - one broken session must not stop the server
@@ -67,12 +74,6 @@ class Endpoint:
             writer.close()
         finally:
             self.sessions.discard(task)
-
-    def build_sortkey_indexes(self, dbname: str, user: str, keys: list[SortKey]) -> None:
-        """Build the indexes of committed sort keys in the background (the client does not wait)."""
-        task = asyncio.get_running_loop().create_task(self.admin.ensure_sortkey_indexes(dbname, user, keys))
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
 
     async def start(self) -> tuple[str, int]:
         # limit: StreamReader's buffer; reads of whole messages go beyond it, bounded by limits.py.
@@ -84,12 +85,12 @@ class Endpoint:
     async def close(self) -> None:
         if self.server is not None:
             self.server.close()
-        for t in list(self.sessions) + list(self.background):
+        for t in list(self.sessions):
             t.cancel()
-        await asyncio.gather(*self.background, return_exceptions=True)
-        await self.admin.close()
-        if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
+        await self.services.sortkeys.close()
+        await self.services.conns.close()
+        if self.services.pool is not None:
+            self.services.pool.shutdown(wait=False, cancel_futures=True)
 
 
 async def serve(config: EndpointConfig, ready=None) -> None:

@@ -20,7 +20,7 @@ from redshift_endpoint.convert import (
 from redshift_endpoint.copy_parse import is_s3_copy, parse_copy
 from redshift_endpoint.copy_spec import CopySyntaxError
 from redshift_endpoint.load_spec import Column, LoadSpec
-from redshift_endpoint.rewrite import rewrite
+from redshift_endpoint.sql.translate import rewrite
 from redshift_endpoint.tokens import tokenize
 
 SECRET = "wJalrXUtnFEMI-very-secret"

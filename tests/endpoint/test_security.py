@@ -17,7 +17,7 @@ import pytest
 
 from devstack.postgres import server_account
 from redshift_endpoint import limits
-from redshift_endpoint.rewrite import rewrite
+from redshift_endpoint.sql.translate import rewrite
 from tests.endpoint.endpoint_helpers import CREDS, Bucket, own_endpoint, pg, unique
 from tests.endpoint.wire import Wire, errors, login, query, rss_mb, startup, timed
 

@@ -23,9 +23,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from redshift_endpoint import dialect, unload
+from redshift_endpoint import unload
 from redshift_endpoint.copy_parse import is_s3_copy, parse_copy, refusal_sql
 from redshift_endpoint.copy_spec import CopySpec, CopySyntaxError
+from redshift_endpoint.sql import functions
 from redshift_endpoint.tokens import Token, join, split_statements, string_value, tokenize, unquote_ident
 
 _TABLE_ATTRS = {"DISTSTYLE", "DISTKEY", "SORTKEY", "COMPOUND", "INTERLEAVED", "ENCODE", "BACKUP"}
@@ -108,7 +109,7 @@ class Rewritten:
     # with this sort key (k counts results: one CommandComplete per statement).
     sortkeys: list[tuple[int, SortKey]] = field(default_factory=list)
     search_path: str | None = None     # last session-level SET search_path ('' = RESET / DEFAULT)
-    compat: bool = False               # calls the redshift_compat schema (compat.py): create it first
+    compat: bool = False               # calls the redshift_compat schema (compat_schema.py): create it first
     # (k, spec): the k-th statement is an UNLOAD, sent as COPY ... TO STDOUT (unload.py).
     unloads: list[tuple[int, unload.UnloadSpec]] = field(default_factory=list)
     ordinal: int = 0                   # the statement being rewritten (counts results)
@@ -173,8 +174,8 @@ def _rewrite_statement(tokens: list[Token], result: Rewritten) -> str:
     elif first in ("SET", "RESET"):
         _note_search_path(sig, result)
     _rewrite_expressions(tokens)
-    flags = dialect.Rendered()
-    text = dialect.render(tokens, flags)
+    flags = functions.Rendered()
+    text = functions.render(tokens, flags)
     result.compat = result.compat or flags.compat
     return text
 

@@ -1,4 +1,4 @@
-"""The ``redshift_compat`` schema (sqlcompat.sql): Redshift functions and catalog views for PostgreSQL.
+"""The ``redshift_compat`` schema (compat_schema.sql): Redshift functions and catalog views for PostgreSQL.
 
 Created in a database the first time a session there runs a statement that needs it, over the endpoint's own
 connection, before that statement reaches PostgreSQL. Creating a schema only needs the CREATE
@@ -13,10 +13,12 @@ from pathlib import Path
 
 import psycopg
 
+from redshift_endpoint.backend import BackendConnections
+
 log = logging.getLogger(__name__)
 
 SCHEMA = "redshift_compat"
-DDL = (Path(__file__).with_name("sqlcompat.sql")).read_text()
+DDL = (Path(__file__).with_name("compat_schema.sql")).read_text()
 VERSION = hashlib.sha256(DDL.encode()).hexdigest()[:16]   # any change to the file re-creates it
 _LOCK_KEY = 0x7265_6473_6869_6674 & 0x7FFF_FFFF_FFFF_FFFF  # "redshift": one advisory lock for all endpoints
 
@@ -44,7 +46,7 @@ async def install(conn: psycopg.AsyncConnection) -> bool:
     return True
 
 
-async def ensure(admin, dbname: str, user: str) -> bool:
+async def ensure(conns: BackendConnections, dbname: str, user: str) -> bool:
     """Make sure ``dbname`` has the schema, over the endpoint's own connection; never raises.
 
     The relay calls this once per client session (a dropped and re-created database has no
@@ -52,7 +54,7 @@ async def ensure(admin, dbname: str, user: str) -> bool:
     Returns False when the schema could not be created (the statement then fails on it).
     """
     try:
-        await admin._run(dbname, user, install)
+        await conns.run(dbname, user, install)
         return True
     except Exception as e:  # noqa: BLE001 - the client's statement fails with PostgreSQL's own error
         log.warning("could not create schema %s in database %s: %s", SCHEMA, dbname, e)

@@ -1,4 +1,4 @@
-"""Redshift -> PostgreSQL rewriting and COPY parsing (pure logic, no servers)."""
+"""Redshift -> PostgreSQL statement translation (sql/translate.py) and COPY parsing (pure logic, no servers)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 import pytest
 
 from redshift_endpoint.copy_parse import parse_copy
-from redshift_endpoint.rewrite import redact, rewrite
+from redshift_endpoint.sql.translate import redact, rewrite
 from redshift_endpoint.tokens import join, split_statements, tokenize
 
 

@@ -1,4 +1,4 @@
-"""Redshift dialect rewrites (dialect.py) and UNLOAD parsing/formatting (unload.py): pure logic, no servers.
+"""Redshift function and catalog-name rewrites (sql/functions.py) and UNLOAD parsing/formatting (unload.py): pure logic.
 
 The results through a real endpoint are checked against the documentation in
 tests/endpoint/test_sql_compat.py and test_unload.py.
@@ -10,7 +10,7 @@ import gzip
 
 import pytest
 
-from redshift_endpoint.rewrite import rewrite
+from redshift_endpoint.sql.translate import rewrite
 from redshift_endpoint.tokens import tokenize
 from redshift_endpoint.unload import UnloadError, UnloadJob, format_row, parse_copy_line, parse_unload
 

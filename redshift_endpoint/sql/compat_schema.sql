@@ -2,10 +2,10 @@
 --
 -- The endpoint's rewriter qualifies calls and view names (datediff( -> redshift_compat.datediff(,
 -- pg_table_def -> redshift_compat.pg_table_def), so nothing depends on the client's search_path.
--- Created by compat.py over the endpoint's own connection (the database owner is enough: no
+-- Created by compat_schema.py over the endpoint's own connection (the database owner is enough: no
 -- superuser needed), in one transaction under an advisory lock; the schema comment carries the
 -- version so an unchanged schema is not re-created. Simple rewrites (NVL, NVL2, DECODE, LEN,
--- CHARINDEX, LISTAGG, MEDIAN, TOP, ...) need nothing here: see rewrite.py.
+-- CHARINDEX, LISTAGG, MEDIAN, TOP, ...) need nothing here: see functions.py.
 
 CREATE SCHEMA IF NOT EXISTS redshift_compat;
 GRANT USAGE ON SCHEMA redshift_compat TO PUBLIC;

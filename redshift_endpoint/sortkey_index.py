@@ -1,0 +1,92 @@
+"""The B-tree index that stands in for each Redshift SORTKEY, built after the CREATE TABLE commits.
+
+Built over a connection of its own (backend.py, purpose "index"), so that waiting for a table lock
+never holds up the catalog look-ups of COPYs, and in the background: the client does not wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import psycopg
+
+from redshift_endpoint.backend import BackendConnections
+from redshift_endpoint.sql.translate import SortKey
+
+log = logging.getLogger(__name__)
+
+# Valid plain indexes of a table: their key columns in order (NULL for an expression column).
+INDEX_KEYS_SQL = """
+SELECT array(SELECT a.attname FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, n)
+             LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+             WHERE k.n <= i.indnkeyatts ORDER BY k.n)
+FROM pg_index i
+WHERE i.indrelid = to_regclass(%s) AND i.indisvalid AND i.indpred IS NULL
+"""
+
+# An index build waits at most this long for the table lock (a writer's open transaction), then
+# gives the lock queue back and tries again after INDEX_RETRY_DELAYS seconds.
+INDEX_LOCK_TIMEOUT = "2s"
+INDEX_RETRY_DELAYS = (1, 5, 15, 30, 60)
+
+
+
+class SortKeyIndexer:
+    def __init__(self, conns: BackendConnections):
+        self.conns = conns
+        self.background: set[asyncio.Task] = set()
+
+    def build_in_background(self, dbname: str, user: str, keys: list[SortKey]) -> None:
+        """Build the indexes of committed sort keys in the background (the client does not wait)."""
+        task = asyncio.get_running_loop().create_task(self.ensure(dbname, user, keys))
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def ensure(self, dbname: str, user: str, keys: Sequence[SortKey]) -> None:
+        """Make sure each sort key has its index (see ``SortKey``); never raises, logs a warning.
+
+        A table that already has a valid index starting with the key's columns is left alone
+        without taking any lock, so re-running CREATE TABLE IF NOT EXISTS costs one catalog query.
+        """
+        for key in dict.fromkeys(keys):  # the same CREATE twice in a transaction: once
+            for (name, cols), statement in zip(key.indexes(), key.index_sql(), strict=True):
+                try:
+                    await self._ensure_index(dbname, user, key, name, cols, statement)
+                except Exception as e:  # noqa: BLE001 - an index is an optimisation: never fail a client
+                    log.warning("could not create the sort-key index (%s): %s", statement, e)
+
+    async def _ensure_index(self, dbname: str, user: str, key: SortKey, name: str, cols: tuple[str, ...],
+                            statement: str) -> None:
+        async def q(conn):
+            try:
+                if key.search_path:
+                    await conn.execute("SELECT set_config('search_path', %s, false)", (key.search_path,))
+                cur = await conn.execute(INDEX_KEYS_SQL, (key.regclass,))
+                existing = [tuple(r[0]) for r in await cur.fetchall()]
+                if any(e[:len(cols)] == cols for e in existing):
+                    return True
+                await conn.execute(f"SET lock_timeout = '{INDEX_LOCK_TIMEOUT}'")
+                await conn.execute(statement)
+            except psycopg.errors.LockNotAvailable:
+                return False
+            finally:
+                await conn.execute("RESET lock_timeout; RESET search_path")
+            log.info("sort-key index: %s%s", statement,
+                     f" (search_path {key.search_path})" if key.search_path else "")
+            return True
+
+        for delay in (*INDEX_RETRY_DELAYS, None):
+            if await self.conns.run(dbname, user, q, purpose="index"):
+                return
+            if delay is None:
+                raise TimeoutError(f"table {key.regclass} stayed locked by other transactions")
+            log.info("sort-key index %s: %s is locked, retrying in %ss", name, key.regclass, delay)
+            await asyncio.sleep(delay)
+
+    async def close(self) -> None:
+        """Cancel the builds still running and wait for them to stop."""
+        for t in list(self.background):
+            t.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
