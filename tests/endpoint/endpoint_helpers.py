@@ -81,6 +81,19 @@ def pg(pg_server) -> psycopg.Connection:
     return psycopg.connect(pg_server.dsn(), autocommit=True)
 
 
+def rows(pg_server, sql: str) -> list[tuple]:
+    """The rows of a query run directly on PostgreSQL."""
+    with pg(pg_server) as c:
+        return c.execute(sql).fetchall()
+
+
+def run(conn, sql: str, params=None):
+    """Execute one statement on a DB-API connection (redshift_connector); returns the cursor."""
+    cur = conn.cursor()
+    cur.execute(sql, params)
+    return cur
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 

@@ -13,7 +13,7 @@ import psycopg2
 import pytest
 import redshift_connector
 
-from tests.endpoint.endpoint_helpers import CREDS, Bucket, pg, unique
+from tests.endpoint.endpoint_helpers import CREDS, pg, unique
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,8 +137,7 @@ def test_project_ddl_files(endpoint):
         cur.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-def test_temp_table_upsert_statements_as_the_provider_sends_them(endpoint, s3_server, pg_server):
-    bucket = Bucket(s3_server.endpoint_url)
+def test_temp_table_upsert_statements_as_the_provider_sends_them(endpoint, bucket, pg_server):
     bucket.put("u/users.json", b'{"user_id": 1, "level": "paid"}\n{"user_id": 3, "level": "free"}')
     table = unique("users")
     with redshift_connector.connect(**endpoint.redshift_connect_kwargs(), timeout=30) as conn:

@@ -14,35 +14,16 @@ import redshift_connector
 from tests.endpoint.endpoint_helpers import (
     CREDS,
     STAGING_EVENTS_DDL,
-    Bucket,
     jsonl,
     jsonpaths,
     make_events,
     pg,
+    run,
     unique,
 )
 
 pytestmark = pytest.mark.integration
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "sparkify-sample"
-
-
-@pytest.fixture()
-def bucket(s3_server):
-    return Bucket(s3_server.endpoint_url)
-
-
-@pytest.fixture()
-def rs(endpoint):
-    conn = redshift_connector.connect(**endpoint.redshift_connect_kwargs(), timeout=60)
-    conn.autocommit = True
-    yield conn
-    conn.close()
-
-
-def run(conn, sql: str, params=None):
-    cur = conn.cursor()
-    cur.execute(sql, params)
-    return cur
 
 
 def count(pg_server, table: str) -> int:

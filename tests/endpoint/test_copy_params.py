@@ -15,33 +15,9 @@ import pytest
 import redshift_connector
 
 from redshift_endpoint.loader import WORKER_FETCH_BYTES
-from tests.endpoint.endpoint_helpers import CREDS, Bucket, pg, unique
+from tests.endpoint.endpoint_helpers import CREDS, pg, rows, run, unique
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture()
-def bucket(s3_server):
-    return Bucket(s3_server.endpoint_url)
-
-
-@pytest.fixture()
-def rs(endpoint):
-    conn = redshift_connector.connect(**endpoint.redshift_connect_kwargs(), timeout=120)
-    conn.autocommit = True
-    yield conn
-    conn.close()
-
-
-def run(conn, sql: str):
-    cur = conn.cursor()
-    cur.execute(sql)
-    return cur
-
-
-def rows(pg_server, sql: str):
-    with pg(pg_server) as c:
-        return c.execute(sql).fetchall()
 
 
 # ---------------------------------------------------------------- no row lost across chunks

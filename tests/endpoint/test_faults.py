@@ -32,8 +32,7 @@ from tests.endpoint.endpoint_helpers import (
 pytestmark = pytest.mark.integration
 
 
-def test_concurrent_clients_load_different_tables(endpoint, s3_server, pg_server):
-    bucket = Bucket(s3_server.endpoint_url)
+def test_concurrent_clients_load_different_tables(endpoint, bucket, pg_server):
     bucket.put("paths.json", jsonpaths())
     n_clients, per_client = 4, 5000
     for k in range(n_clients):
@@ -68,16 +67,8 @@ conn.execute(sys.argv[2])
 """
 
 
-def test_client_disconnecting_mid_copy_leaves_nothing(endpoint, s3_server, pg_server):
-    bucket = Bucket(s3_server.endpoint_url)
-    bucket.put("paths.json", jsonpaths())
-    for k in range(40):
-        bucket.put(f"big/part-{k:03d}.json", jsonl(make_events(3000, seed=k)))
-    table = unique("gone")
-    with pg(pg_server) as c:
-        c.execute(STAGING_EVENTS_DDL.format(name=table).replace("DISTSTYLE EVEN", ""))
-    sql = (f"COPY {table} FROM '{bucket.url('big/')}' credentials '{CREDS}' "
-           f"FORMAT AS JSON '{bucket.url('paths.json')}' TIMEFORMAT 'epochmillisecs'")
+def test_client_disconnecting_mid_copy_leaves_nothing(endpoint, bucket, pg_server):
+    table, sql = _slow_load(bucket, pg_server, "gone")
     client = subprocess.Popen([sys.executable, "-c", CLIENT, endpoint.dsn(), sql])
     try:
         with pg(pg_server) as c:
@@ -149,13 +140,12 @@ def test_backend_restart_gives_a_clear_error(s3_server):
         server.stop(mode="immediate")
 
 
-def _slow_load(s3_server, pg_server) -> tuple[str, str]:
+def _slow_load(bucket: Bucket, pg_server, prefix: str) -> tuple[str, str]:
     """A table and a COPY that takes long enough to be interrupted (120k events in 40 objects)."""
-    bucket = Bucket(s3_server.endpoint_url)
     bucket.put("paths.json", jsonpaths())
     for k in range(40):
         bucket.put(f"big/part-{k:03d}.json", jsonl(make_events(3000, seed=k)))
-    table = unique("interrupted")
+    table = unique(prefix)
     with pg(pg_server) as c:
         c.execute(STAGING_EVENTS_DDL.format(name=table).replace("DISTSTYLE EVEN", ""))
     return table, (f"COPY {table} FROM '{bucket.url('big/')}' credentials '{CREDS}' "
@@ -190,16 +180,16 @@ def _run_and_interrupt(endpoint, pg_server, table: str, sql: str, interrupt) -> 
     return raised[0], conn
 
 
-def test_cancelled_copy_reports_query_canceled(endpoint, s3_server, pg_server):
-    table, sql = _slow_load(s3_server, pg_server)
+def test_cancelled_copy_reports_query_canceled(endpoint, bucket, pg_server):
+    table, sql = _slow_load(bucket, pg_server, "interrupted")
     error, conn = _run_and_interrupt(endpoint, pg_server, table, sql, lambda conn, pid: conn.cancel_safe())
     assert error.sqlstate == "57014", (error.sqlstate, str(error))
     assert conn.execute("SELECT 1").fetchone() == (1,)   # the session goes on
     conn.close()
 
 
-def test_backend_terminated_mid_copy_reports_admin_shutdown(endpoint, s3_server, pg_server):
-    table, sql = _slow_load(s3_server, pg_server)
+def test_backend_terminated_mid_copy_reports_admin_shutdown(endpoint, bucket, pg_server):
+    table, sql = _slow_load(bucket, pg_server, "interrupted")
 
     def terminate(conn, pid: int) -> None:
         with pg(pg_server) as c:   # a role may terminate its own sessions' backends

@@ -30,8 +30,7 @@ def _operator(method: str, table: str, bucket: Bucket, key: str, conns, **kwargs
         method=method, **kwargs)
 
 
-def test_append_replace_upsert(endpoint, s3_server, pg_server, connections):
-    bucket = Bucket(s3_server.endpoint_url)
+def test_append_replace_upsert(endpoint, bucket, pg_server, connections):
     bucket.put("users/batch1.json", b'{"user_id": 1, "level": "free"}\n{"user_id": 2, "level": "free"}')
     bucket.put("users2/batch2.json", b'{"user_id": 2, "level": "paid"}\n{"user_id": 3, "level": "free"}')
     table = unique("users")
@@ -54,8 +53,7 @@ def test_append_replace_upsert(endpoint, s3_server, pg_server, connections):
     assert rows() == [(1, "free"), (2, "paid"), (3, "free")]
 
 
-def test_replace_failure_keeps_old_rows(endpoint, s3_server, pg_server, connections):
-    bucket = Bucket(s3_server.endpoint_url)
+def test_replace_failure_keeps_old_rows(endpoint, bucket, pg_server, connections):
     bucket.put("bad/x.json", b'{"user_id": "not a number"}')
     table = unique("users")
     with redshift_connector.connect(**endpoint.redshift_connect_kwargs(), timeout=30) as conn:

@@ -25,11 +25,6 @@ def conn(endpoint):
 
 
 @pytest.fixture
-def bucket(s3_server):
-    return Bucket(s3_server.endpoint_url)
-
-
-@pytest.fixture
 def venue(conn):
     """The three VENUE rows the CSV and JSON examples show."""
     name = unique("venue")
