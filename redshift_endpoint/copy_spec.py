@@ -61,9 +61,3 @@ class CopySpec(RowOptions):
     @property
     def table_name(self) -> str:
         return self.target_parts[-1]
-
-    @property
-    def bucket_and_prefix(self) -> tuple[str, str]:
-        rest = self.source[len("s3://"):]
-        bucket, _, prefix = rest.partition("/")
-        return bucket, prefix

@@ -73,10 +73,10 @@ class LoadErrorsTable:
             log.warning("could not create the system tables in %s: %s", dbname, e)
 
     async def record(self, dbname: str, user: str, *, table: str, tbl_oid: int | None, session: int | None,
-                     errors: Sequence[RowError], started: datetime | None = None) -> int:
+                     errors: Sequence[RowError]) -> int:
         """Insert one row per bad record; returns the query id shared by the rows."""
         await self.ensure_table(dbname, user)
-        started = started or datetime.now(UTC).replace(tzinfo=None)
+        started = datetime.now(UTC).replace(tzinfo=None)
 
         async def q(conn):
             try:

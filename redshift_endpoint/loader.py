@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
-import time
 from array import array
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, fields
@@ -51,7 +50,6 @@ def load_failed_message(table: str) -> str:
 @dataclass
 class CopyJob:
     spec: CopySpec
-    started: float = field(default_factory=time.time)
     columns: tuple[Column, ...] = ()
     tbl_oid: int | None = None
     failure: LoadFailed | None = None            # set before CopyFail: the message the client sees

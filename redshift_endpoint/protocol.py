@@ -126,7 +126,6 @@ def copy_data(payload: bytes) -> bytes:
 
 
 COPY_DONE = message(b"c")
-FLUSH = message(b"H")
 
 
 def copy_fail(reason: str) -> bytes:

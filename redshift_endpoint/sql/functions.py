@@ -215,27 +215,21 @@ def _charindex(tokens, i, o, c, flags):
     return (f"strpos({args[1]}, {args[0]})", c + 1) if len(args) == 2 else None
 
 
-def _datediff(tokens, i, o, c, flags):
-    raw = _split_args(tokens, o, c)
-    if len(raw) != 3:
-        return None
-    part = _part(raw[0])
-    first = f"'{part}'" if part is not None else _render(raw[0], flags).strip()
-    rest = [_render(a, flags).strip() for a in raw[1:]]
-    flags.compat = True
-    return f"{SCHEMA}.datediff({first}, {rest[0]}, {rest[1]})", c + 1
+def _part_first(name: str) -> Handler:
+    """NAME(part, x, y) -> redshift_compat.name('part', x, y): DATEDIFF(part, a, b) and DATEADD(part, n, value).
 
-
-def _dateadd(tokens, i, o, c, flags):
-    """DATEADD(part, n, value): a TIMESTAMP for a date or timestamp, a TIME for a time (r_DATEADD_function)."""
-    raw = _split_args(tokens, o, c)
-    if len(raw) != 3:
-        return None
-    part = _part(raw[0])
-    first = f"'{part}'" if part is not None else _render(raw[0], flags).strip()
-    n, value = (_render(a, flags).strip() for a in raw[1:])
-    flags.compat = True
-    return f"{SCHEMA}.dateadd({first}, {n}, {value})", c + 1
+    DATEADD gives a TIMESTAMP for a date or timestamp and a TIME for a time (r_DATEADD_function).
+    """
+    def handler(tokens, i, o, c, flags):
+        raw = _split_args(tokens, o, c)
+        if len(raw) != 3:
+            return None
+        part = _part(raw[0])
+        first = f"'{part}'" if part is not None else _render(raw[0], flags).strip()
+        rest = [_render(a, flags).strip() for a in raw[1:]]
+        flags.compat = True
+        return f"{SCHEMA}.{name}({first}, {rest[0]}, {rest[1]})", c + 1
+    return handler
 
 
 def _date_part(tokens, i, o, c, flags):
@@ -335,8 +329,8 @@ CALLS: dict[str, Handler] = {
     "TEXTLEN": _rename("length", (1,)),
     "CHARINDEX": _charindex,
     "STRTOL": _rename(f"{SCHEMA}.strtol", (2,), compat=True),
-    "DATEDIFF": _datediff,
-    "DATEADD": _dateadd,
+    "DATEDIFF": _part_first("datediff"),
+    "DATEADD": _part_first("dateadd"),
     "DATE_PART": _date_part,
     "DATEPART": _date_part,
     "PGDATE_PART": _date_part,

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 # ---------------------------------------------------------------- no row lost across chunks
 
 def test_csv_ignoreheader_object_larger_than_a_worker_unit_loses_no_row(rs, bucket, pg_server):
-    """The issue's loss: CSV IGNOREHEADER 1 on a large object dropped one row per 4 MB chunk.
+    """CSV IGNOREHEADER 1 on an object larger than a chunk skips one header line, not one per chunk.
 
     The object is larger than what a worker converts whole, so the relay splits it into chunks;
     every row has a quoted field with a newline, so chunk ends also land inside quotes.
@@ -52,7 +52,7 @@ def test_csv_ignoreheader_object_larger_than_a_worker_unit_loses_no_row(rs, buck
 # ---------------------------------------------------------------- DATEFORMAT and TIMEFORMAT strings
 
 def test_dateformat_and_timeformat_strings(rs, bucket, pg_server):
-    """"DATEFORMAT and TIMEFORMAT strings": the page's examples, and the issue's DD/MM/YYYY."""
+    """"DATEFORMAT and TIMEFORMAT strings": the page's examples, and a day-first DD/MM/YYYY."""
     table = unique("dates")
     run(rs, f"CREATE TABLE {table} (k INT, d DATE, t TIMESTAMP)")
     bucket.put("d/us.csv", b"1,03/31/2003,03.31.2003 18:45:05\n2,03/31/2003,03.31.2003 18:45:05.123456\n")

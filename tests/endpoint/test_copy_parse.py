@@ -65,7 +65,7 @@ def test_postgres_own_copies_pass(sql):
 
 
 def test_unparseable_copy_never_reaches_postgres_as_text():
-    """The issue's case: MAXERROR 'ten' (with the secret key in the statement)."""
+    """An invalid argument (MAXERROR 'ten') in a COPY that carries a secret key: refused, secret not echoed."""
     rw = rewrite(HEAD + "JSON 'auto' MAXERROR 'ten';")
     assert not rw.copies and SECRET not in rw.sql
     assert rw.sql.startswith("DO $redshift_copy$") and "MAXERROR" in rw.sql and rw.sql.endswith(";")
@@ -152,7 +152,7 @@ def test_non_s3_sources():
     ("MM/DD/YYYY", "03/31/2003", "2003-03-31"),
     ("MON DD, YYYY", "March 31, 2003", "2003-03-31"),
     ("MON-DD-YYYY", "Jan-01-1999", "1999-01-01"),
-    # The issue's case: day first.
+    # Day first (a common non-ISO order).
     ("DD/MM/YYYY", "02/11/2018", "2018-11-02"),
     # The default format, and a DATEFORMAT with time parts (ignored).
     (None, "2018-11-02", "2018-11-02"),
@@ -253,7 +253,7 @@ def _csv_object(rows: int) -> bytes:
 
 @pytest.mark.parametrize("size", [1, 17, 64, 1000])
 def test_chunked_csv_with_header_and_quoted_newlines_equals_whole_object(size):
-    """The issue's data loss: IGNOREHEADER applied per 4 MB chunk dropped one row per chunk."""
+    """IGNOREHEADER skips the object's header once, not once per chunk: chunked equals whole."""
     spec = LoadSpec((Column("id", "int4"), Column("body", "text"), Column("n", "int4")), fmt="csv",
                     delimiter=",", ignore_header=1)
     data = _csv_object(300)

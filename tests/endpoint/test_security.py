@@ -1,6 +1,6 @@
 """The endpoint's security model: nothing before login, bounded memory, an ordinary application role.
 
-Each test is a case of the adversarial run reported in issue 12, against a real endpoint process
+Each test is an adversarial case (a hostile or broken client), against a real endpoint process
 (its own, so that its memory is measured alone), the session's PostgreSQL and moto.
 """
 
@@ -102,7 +102,7 @@ def test_large_messages_before_login_are_refused_unread(ep):
         stop.set()
         observer.join(30)
     assert rss_mb(ep.proc.pid) - before < 20
-    assert worst and max(worst) < 2.0, max(worst)   # was a 30 s freeze
+    assert worst and max(worst) < 2.0, max(worst)   # other sessions keep being served meanwhile
 
 
 def test_own_connections_only_as_the_authenticated_user_to_its_database(ep, pg_server, source):

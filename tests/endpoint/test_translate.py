@@ -86,7 +86,7 @@ def test_copy_is_rewritten_to_from_stdin_and_parsed():
     assert rw.sql.strip() == "COPY public.staging_events (a, b) FROM STDIN WITH (FORMAT csv);"
     (spec,) = rw.copies
     assert spec.target_parts == ["public", "staging_events"] and spec.columns == ["a", "b"]
-    assert spec.bucket_and_prefix == ("udacity-dend", "log_data/2018/11/")
+    assert spec.source == "s3://udacity-dend/log_data/2018/11/"
     assert spec.credentials == {"aws_access_key_id": "AKIA", "aws_secret_access_key": "se/cr+et"}
     assert (spec.fmt, spec.json_mode, spec.timeformat, spec.region) == (
         "json", "s3://udacity-dend/log_json_path.json", "epochmillisecs", "us-west-2")
