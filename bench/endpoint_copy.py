@@ -12,6 +12,7 @@ The last line printed is the endpoint-to-limit ratio (goal >= 0.5).
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import random
@@ -111,7 +112,6 @@ def main() -> None:
         paths = {"jsonpaths": [f"$['{k}']" for k in KEYS]}
         client.put_object(Bucket="bench", Key="log_json_path.json", Body=orjson.dumps(paths))
         csv_buf = io.StringIO()
-        import csv
         writer = csv.writer(csv_buf)
         for e in events:
             writer.writerow(["" if v is None else v for v in row_values(e)])

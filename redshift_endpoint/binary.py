@@ -15,15 +15,10 @@ starts with ``HEADER`` and ends with ``TRAILER``.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
-from redshift_endpoint.load_spec import FieldError
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from redshift_endpoint.load_spec import Column, LoadSpec
+from redshift_endpoint.load_spec import Column, FieldError, LoadSpec
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 TRAILER = struct.pack(">h", -1)
