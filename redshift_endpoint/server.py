@@ -33,8 +33,9 @@ class EndpointConfig:
     backend_host: str = "127.0.0.1"
     backend_port: int = 5432
     s3_endpoint_url: str | None = None
-    # The endpoint's own backend connections (catalog look-ups, stl_load_errors) log in as the
-    # session's authenticated user with PGPASSWORD; admin_user restricts them to that one user.
+    # The endpoint's own backend connections (backend.py: catalog look-ups, stl_load_errors, sort-key
+    # indexes, the redshift_compat schema) log in as the session's authenticated user with
+    # PGPASSWORD; admin_user restricts them to that one user.
     admin_user: str | None = None
     admin_password: str | None = None
     workers: int | None = None            # conversion processes; 0 = convert in threads only
