@@ -1,4 +1,4 @@
-"""``python -m infra provision | status | teardown``: see the README, "Production runbook"."""
+"""``python -m infra provision | status | teardown``: see docs/aws-runbook.md."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ def default_vpc_id(ec2) -> str:
         raise InfraError(
             "this region has no default VPC",
             "create one with `aws ec2 create-default-vpc`, or provision the cluster yourself and only set "
-            "the connections (see the README, 'Using Redshift Serverless or an existing cluster instead')",
+            "the connections (see docs/aws-runbook.md, 'Using Redshift Serverless or an existing cluster instead')",
         )
     return vpcs[0]["VpcId"]
 

@@ -2,7 +2,7 @@
 
 It rewrites the Redshift-only SQL it sees (DDL attributes, ``#temp`` tables, GETDATE, ...) and turns
 ``COPY t FROM 's3://...'`` into ``COPY t FROM STDIN`` whose rows it reads from S3 and injects itself.
-Run it with ``python -m redshift_endpoint``; see the README section "The local Redshift endpoint".
+Run it with ``python -m redshift_endpoint``; see redshift_endpoint/docs/reference.md.
 
 Modules, from the socket inwards:
 

@@ -1,6 +1,6 @@
 """Limits that keep the endpoint's memory bounded per connection and in total.
 
-The figures are documented in the README section "Security model and limits".
+The figures are documented in redshift_endpoint/docs/reference.md, "Security model and limits".
 """
 
 from __future__ import annotations

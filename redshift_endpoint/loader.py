@@ -1,7 +1,7 @@
 """One injected COPY: resolve the target columns, read S3, convert in a worker pool, stream CopyData.
 
 The relay calls ``inject`` right after forwarding the client's Execute/Query and before reading
-the client's next message (see the README section "The local Redshift endpoint" for why that order is the one that works).
+the client's next message (see redshift_endpoint/docs/reference.md for why that order is the one that works).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 # Stand-in for apache/airflow:3.3.2-python3.11, on the Python stand-in (Debian's python3.11 with
 # requirements.lock and docker/base/celery.lock installed in /usr/local/venv).
 # As the official image: user `airflow` (uid 50000, gid 0), AIRFLOW_HOME=/opt/airflow,
-# AIRFLOW_VERSION, dumb-init + /entrypoint, curl for healthchecks. Differences: README (Docker Compose).
+# AIRFLOW_VERSION, dumb-init + /entrypoint, curl for healthchecks. Differences: docs/compose.md.
 ARG BASE_IMAGE=sparkify-base/python:3.11-bookworm
 FROM ${BASE_IMAGE}
 ENV AIRFLOW_VERSION=3.3.2 \

@@ -1,6 +1,6 @@
 # Stand-in for the official postgres image: Debian's PostgreSQL 15 on the imported bookworm base.
 # Same interface: POSTGRES_USER/PASSWORD/DB/INITDB_ARGS/HOST_AUTH_METHOD, PGDATA, the data volume,
-# `postgres` as the command, pg_isready for healthchecks. Differences: see README (Docker Compose).
+# `postgres` as the command, pg_isready for healthchecks. Differences: see docs/compose.md.
 ARG BASE_IMAGE=sparkify-base/debian:bookworm
 FROM ${BASE_IMAGE}
 ENV PATH=/usr/lib/postgresql/15/bin:$PATH \
