@@ -32,7 +32,7 @@ def airflow_environment(stack: Stack) -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        # `airflow standalone` starts its components as `airflow ...` from PATH.
+        # This venv's bin first: an `airflow` (or other console script) the run starts by name is this venv's.
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
 
