@@ -105,7 +105,9 @@ def run_scheduled(dag, hour: datetime, conf: dict | None = None):
     H must have the interval [H, H + 1 h) that the scheduler and a backfill give it, or a later
     backfill of H would find "its" run holding another hour's data. So the run is created as the
     scheduler creates it (run type `scheduled`, the timetable's DagRunInfo), replacing an earlier
-    run at H, and its tasks go through dag.test()'s own task runner, without an executor.
+    run at H, and its tasks go through dag.test()'s own task runner, without an executor. That
+    runner (`airflow.sdk.definitions.dag._run_task`) is private to Airflow: requirements.lock pins
+    the version, and tests/integration/test_dagrun_window.py runs this function on a probe DAG.
     """
     from airflow import settings
     from airflow.models.dagrun import DagRun
