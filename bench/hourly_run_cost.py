@@ -84,9 +84,9 @@ def add_history(stack) -> int:
 
 def main() -> None:
     from devstack.datagen import GenConfig, generate
+    from devstack.run_window import run_window
     from devstack.seed import seed_bucket
     from devstack.stack import Stack
-    from devstack.workflows import run_window
 
     scratch = Path(tempfile.mkdtemp(prefix="sparkify-bench-"))
     scratch.chmod(0o755)

@@ -23,7 +23,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from devstack.airflow_ui import stop_airflow
+    from devstack.airflow_workflow import stop_airflow
 
     stack = Stack()
     stopped = ["airflow"] if stop_airflow(stack) else []
@@ -72,11 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("down", help="stop everything `up` started").set_defaults(func=cmd_down)
     sub.add_parser("status", help="show what is running").set_defaults(func=cmd_status)
     sub.add_parser("env", help="print export lines for the running stack").set_defaults(func=cmd_env)
+    from devstack.airflow_workflow import register as register_airflow
     from devstack.datagen.cli import register as register_data
-    from devstack.workflows import register as register_workflows
+    from devstack.demo import register as register_demo
+    from devstack.run_window import register as register_run
 
     register_data(sub)
-    register_workflows(sub)
+    register_run(sub)
+    register_demo(sub)
+    register_airflow(sub)
     return parser
 
 

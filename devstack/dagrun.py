@@ -1,12 +1,13 @@
-"""Run the real `sparkify_etl` DAG for a window of hourly intervals with `dag.test()`.
+"""Run the real `sparkify_etl` DAG for a window of hourly intervals in this process, without a scheduler.
 
 Started as a child process by `python -m devstack run` with the stack's connections and
 variables in its environment (Airflow reads its configuration at import). One process runs
 every hour in turn: Airflow's start-up (~4 s) is paid once, not per run, and no scheduler or
 api-server is needed. Each run's outcome is appended as a JSON line to --progress-file.
 
-One convention for every run: the run for hour H has logical date H and data interval [H, H+1 h),
-exactly like the scheduler's run for H, so a later backfill of H finds and re-runs it. Two windows
+One convention for every run: the run for hour H is the scheduler's run for H (run type
+`scheduled`, logical date H, data interval [H, H+1 h)), so a later backfill of H finds and re-runs it.
+Its tasks run through dag.test()'s task runner (see run_scheduled). Two windows
 started at once (two shells) run one after the other: a lock file in AIRFLOW_HOME serialises them.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -24,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 QUALITY_TASK = "run_quality_checks"
+log = logging.getLogger(__name__)
 
 
 def parse_hour(text: str) -> datetime:
@@ -63,30 +66,98 @@ def quality_results(instances) -> list[dict]:
     return []
 
 
-@contextmanager
-def scheduled_intervals():
-    """Make dag.test(logical_date=H) create the scheduler's run for H: data interval [H, H + 1 h).
+def scheduled_run_info(scheduler_dag, hour: datetime):
+    """The run the scheduler, and a backfill, make for logical date `hour`: the timetable's DagRunInfo.
 
-    dag.test() asks the timetable for a *manual* run's interval at its logical date, which for an
-    hourly CronDataIntervalTimetable is the hour *before* it ([H - 1 h, H)). Runs made that way
-    would carry another hour's logical date than the scheduler's, and a backfill would find "its"
-    run already there. For the duration of the block, a manual interval at H is the interval that
-    starts at H, which is what the scheduler (and a backfill) give the run with logical date H.
+    This is the timetable method a backfill uses (`iter_dagrun_infos_between`); for the hourly
+    CronDataIntervalTimetable it is logical date H with data interval [H, H + 1 h).
     """
-    from airflow.timetables.base import DataInterval
-    from airflow.timetables.interval import CronDataIntervalTimetable
+    infos = list(scheduler_dag.iter_dagrun_infos_between(earliest=hour, latest=hour))
+    if [info.logical_date for info in infos] != [hour]:
+        raise ValueError(f"{hour.isoformat()} is not a scheduled logical date of {scheduler_dag.dag_id}")
+    return infos[0]
 
-    original = CronDataIntervalTimetable.infer_manual_data_interval
 
-    def interval_starting_at(self, *, run_after):
-        start = self._align_to_prev(run_after)
-        return DataInterval(start=start, end=self._get_next(start))
+def sync_dag_to_db(dag_id: str) -> None:
+    """Write the DAG (and the other DAGs of its bundle) to the metadata DB, as dag.test() does first."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+    from airflow.models.dag_version import DagVersion
 
-    CronDataIntervalTimetable.infer_manual_data_interval = interval_starting_at
-    try:
-        yield
-    finally:
-        CronDataIntervalTimetable.infer_manual_data_interval = original
+    manager = DagBundlesManager()
+    manager.sync_bundles_to_db()
+    for bundle in manager.get_all_dag_bundles():
+        if not bundle.is_initialized:
+            bundle.initialize()
+        bag = BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name)
+        sync_bag_to_db(bag, bundle.name, bundle.version)
+        if DagVersion.get_version(dag_id):
+            return
+    raise SystemExit(f"DAG {dag_id} is in no DAG bundle")
+
+
+def run_scheduled(dag, hour: datetime, conf: dict | None = None):
+    """Create the scheduler's run for `hour` and run its tasks in this process, as dag.test() does.
+
+    dag.test(logical_date=H) cannot make that run: it gives every run the *manual* data interval
+    of its logical date, which for an hourly CronDataIntervalTimetable is the hour before H
+    ([H - 1 h, H)), and it replaces any run at H with such a manual run. A run with logical date
+    H must have the interval [H, H + 1 h) that the scheduler and a backfill give it, or a later
+    backfill of H would find "its" run holding another hour's data. So the run is created as the
+    scheduler creates it (run type `scheduled`, the timetable's DagRunInfo), replacing an earlier
+    run at H, and its tasks go through dag.test()'s own task runner, without an executor. That
+    runner (`airflow.sdk.definitions.dag._run_task`) is private to Airflow: requirements.lock pins
+    the version, and tests/integration/test_dagrun_window.py runs this function on a probe DAG.
+    """
+    from airflow import settings
+    from airflow.models.dagrun import DagRun
+    from airflow.sdk.definitions.dag import _run_task
+    from airflow.serialization.serialized_objects import DagSerialization
+    from airflow.utils import timezone
+    from airflow.utils.state import DagRunState, TaskInstanceState
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+    from sqlalchemy import select
+
+    session = settings.Session()
+    scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    info = scheduled_run_info(scheduler_dag, hour)
+    earlier = session.scalar(select(DagRun).where(DagRun.dag_id == dag.dag_id, DagRun.logical_date == hour))
+    if earlier:
+        session.delete(earlier)
+        session.commit()
+    run = scheduler_dag.create_dagrun(
+        run_id=scheduler_dag.timetable.generate_run_id(
+            run_type=DagRunType.SCHEDULED, run_after=info.run_after, data_interval=info.data_interval,
+            partition_key=info.partition_key),
+        logical_date=info.logical_date,
+        data_interval=info.data_interval,
+        run_after=info.run_after,
+        conf=conf,
+        run_type=DagRunType.SCHEDULED,
+        triggered_by=DagRunTriggeredByType.TEST,
+        triggering_user_name="devstack",
+        state=DagRunState.RUNNING,
+        start_date=timezone.utcnow(),
+        session=session,
+    )
+    while run.state == DagRunState.RUNNING:
+        session.expire_all()
+        schedulable, _ = run.update_state(session=session)
+        for ti in schedulable:
+            if ti.state != TaskInstanceState.UP_FOR_RESCHEDULE:
+                ti.try_number += 1
+            ti.state = TaskInstanceState.SCHEDULED
+            ti.scheduled_dttm = timezone.utcnow()
+        session.commit()
+        scheduled = [ti for ti in run.get_task_instances(session=session) if ti.state == TaskInstanceState.SCHEDULED]
+        if not scheduled and run.state == DagRunState.RUNNING:
+            time.sleep(1)  # e.g. a task waiting for a reschedule
+        for ti in scheduled:
+            try:
+                _run_task(ti=ti, task=dag.task_dict[ti.task_id], run_triggerer=True)
+            except Exception:
+                log.exception("task %s failed", ti.task_id)  # its state says so; the run goes on
+    return run
 
 
 @contextmanager
@@ -118,6 +189,7 @@ def run_hours(dag_id: str, start: datetime, hours: int, progress_file: Path | No
         task.retries = 0
     failed = 0
     with exclusive_window():
+        sync_dag_to_db(dag_id)
         for index in range(hours):
             failed += run_one(dag, start + timedelta(hours=index), progress_file, conf, without_logical_date)
     return failed
@@ -135,8 +207,7 @@ def run_one(dag, interval_start: datetime, progress_file: Path | None, conf: dic
         dag_run = dag.test(logical_date=None, run_after=interval_start + timedelta(hours=1, minutes=5),
                            run_conf=conf)
     else:
-        with scheduled_intervals():
-            dag_run = dag.test(logical_date=interval_start, run_conf=conf)
+        dag_run = run_scheduled(dag, interval_start, conf)
     state = str(getattr(dag_run, "state", "unknown"))
     instances = dag_run.get_task_instances() if dag_run else []
     tasks = {ti.task_id: str(ti.state) for ti in instances}

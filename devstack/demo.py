@@ -17,8 +17,8 @@ from pathlib import Path
 from rich.console import Console
 
 from devstack.report import connect, print_report
+from devstack.run_window import print_runs, run_window
 from devstack.stack import ROOT, Stack
-from devstack.workflows import print_runs, run_window
 
 console = Console(stderr=True)
 

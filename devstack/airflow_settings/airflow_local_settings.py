@@ -6,8 +6,8 @@ logging; `LocalAirflow` puts this folder on the components' PYTHONPATH (and only
 Why: LocalExecutor forwards every task's log lines to the scheduler's console as well as to the
 task log (`subprocess_logs_to_stdout=True` is hard-coded in its worker), and Airflow core's console
 logging has no secrets-masking step, unlike the task log file. A COPY statement with
-`CREDENTIALS 'aws_access_key_id=...;aws_secret_access_key=...'` was therefore masked in the task
-log and printed in clear in the scheduler's output. Here the console pipeline of every component
+`CREDENTIALS 'aws_access_key_id=...;aws_secret_access_key=...'` would therefore be masked in the
+task log and printed in clear in the scheduler's output. Here the console pipeline of every component
 gets Airflow's own redaction processors: the task SDK's masker (where the supervisor registers
 what the task masks: connection passwords, sensitive extras) and the core masker (the metadata
 database password, sensitive config values).

@@ -94,7 +94,7 @@ def default_seed_source() -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Standalone entry (`python -m devstack.datagen.cli generate ...`) until the main CLI wires us in."""
+    """The data commands alone: `python -m devstack.datagen.cli generate|seed ...` (also in `python -m devstack`)."""
     parser = argparse.ArgumentParser(prog="devstack.datagen")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

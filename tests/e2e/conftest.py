@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from e2e_support import TABLES, hour
 
+from devstack.run_window import run_window
 from devstack.stack import Stack
-from devstack.workflows import run_window
 from tests.scratch_stack import scratch_stack
 
 # Two days so sessions cross midnight; small so the suite stays quick.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import boto3
@@ -14,7 +15,11 @@ from devstack.seed import seed_bucket
 
 pytestmark = pytest.mark.integration
 
-SAMPLE = Path("/work/shared/sparkify-sample")
+# The real Udacity sample (bucket layout of s3://udacity-dend) is not part of the repository: the test
+# of it runs when SPARKIFY_SAMPLE_DIR names a copy, as for tests/integration/test_operators_pipeline.py.
+SAMPLE_HOWTO = ("set SPARKIFY_SAMPLE_DIR to a copy of the real Sparkify sample: song_data/A/{A,B}/{A,B,C}/ "
+                "(71 files) and log_data/2018/11/ (30 files) of github.com/alekseinagamoto/sparkify "
+                "(commit 77df6d47, under data/), plus the log_json_path.json a generated dataset has")
 
 
 def all_keys(client, bucket: str) -> set[str]:
@@ -36,9 +41,11 @@ def data_files(root: Path) -> set[str]:
 def small_dataset(tmp_path_factory) -> Path:
     config = GenConfig(seed=21, days=2, events_per_day=200, users=15, songs=40, artists=25)
     out = generate(tmp_path_factory.mktemp("seed-data"), config, progress=False)
-    # Large-run truth layout too, to prove truth_days/ is never uploaded.
+    # Large-run truth layout too, to prove truth_days/ is never uploaded; a schema note as the real
+    # sample has, to prove .md files are not uploaded either.
     (out / "truth_days").mkdir()
     (out / "truth_days" / "2018-11-01.json").write_text("{}")
+    (out / "SCHEMA.md").write_text("# notes, not data\n")
     return out
 
 
@@ -50,6 +57,7 @@ def test_seed_generated_dataset_round_trips(s3_server, small_dataset):
     keys = all_keys(client, "seed-generated")
     assert keys == expected
     assert "log_json_path.json" in keys and not any(k.startswith("truth") for k in keys)
+    assert "SCHEMA.md" not in keys
     for key in ("log_json_path.json", "log_data/2018/11/2018-11-02-events.json", sorted(keys)[-1]):
         body = client.get_object(Bucket="seed-generated", Key=key)["Body"].read()
         assert body == (small_dataset / key).read_bytes(), key
@@ -78,14 +86,23 @@ def test_seed_subcommand_reports_a_missing_folder(tmp_path, capsys):
     assert "no dataset" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not (SAMPLE / "log_json_path.json").exists(), reason=f"real sample not present at {SAMPLE}")
-def test_seed_real_sample_as_is(s3_server):
-    count = seed_bucket(SAMPLE, "seed-real-sample", endpoint_url=s3_server.endpoint_url, progress=False)
-    assert count == len(data_files(SAMPLE)) == 102  # 71 song files, 30 log files, log_json_path.json
+@pytest.fixture
+def real_sample() -> Path:
+    if not os.environ.get("SPARKIFY_SAMPLE_DIR"):
+        pytest.skip(f"no real sample: {SAMPLE_HOWTO}")
+    sample = Path(os.environ["SPARKIFY_SAMPLE_DIR"])
+    if not (sample / "log_json_path.json").exists():
+        pytest.skip(f"no real sample at {sample} (no log_json_path.json there): {SAMPLE_HOWTO}")
+    return sample
+
+
+def test_seed_real_sample_as_is(s3_server, real_sample):
+    count = seed_bucket(real_sample, "seed-real-sample", endpoint_url=s3_server.endpoint_url, progress=False)
+    assert count == len(data_files(real_sample)) == 102  # 71 song files, 30 log files, log_json_path.json
     client = boto3.client("s3", endpoint_url=s3_server.endpoint_url)
     keys = all_keys(client, "seed-real-sample")
     assert "SCHEMA.md" not in keys
     assert sum(k.startswith("song_data/") for k in keys) == 71
     assert sum(k.startswith("log_data/2018/11/") for k in keys) == 30
     key = "log_data/2018/11/2018-11-21-events.json"
-    assert client.get_object(Bucket="seed-real-sample", Key=key)["Body"].read() == (SAMPLE / key).read_bytes()
+    assert client.get_object(Bucket="seed-real-sample", Key=key)["Body"].read() == (real_sample / key).read_bytes()

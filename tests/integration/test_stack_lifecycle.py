@@ -36,7 +36,7 @@ def test_s3_probe_waits_for_a_slow_server_and_fails_on_a_dead_one():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        # The old probe (0.5 s timeout) called this server dead and replaced it.
+        # Slower than a 0.5 s probe timeout: a server that answers slowly is alive, not to be replaced.
         assert healthy(f"http://127.0.0.1:{server.server_address[1]}")
     finally:
         server.shutdown()

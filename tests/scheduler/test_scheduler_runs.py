@@ -1,4 +1,4 @@
-"""Issue 10's invariants through the real scheduler (LocalExecutor, PostgreSQL metadata DB), driven the
+"""The hourly runs' invariants through the real scheduler (LocalExecutor, PostgreSQL metadata DB), driven the
 way users drive it: `airflow backfill create` with its default concurrency (10 runs at once), a clear of
 one task, a gate failure, and `airflow dags trigger` without a logical date.
 

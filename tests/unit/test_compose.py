@@ -1,4 +1,4 @@
-"""What can be proven about docker-compose.yaml without a Docker engine (issue 6).
+"""What can be proven about docker-compose.yaml without a Docker engine.
 
 No engine runs here, so these tests check the file's structure and its references: the Compose
 schema, paths, variables, Dockerfile sources, the dependency graph, and that the environment given

@@ -209,25 +209,6 @@ def test_split_statements_drops_comments():
 
 
 # --- devstack's run convention -----------------------------------------------------------------
-def test_devstack_runs_get_the_schedulers_interval(etl_dag):
-    from airflow.serialization.encoders import coerce_to_core_timetable
-    from airflow.timetables.base import DataInterval, TimeRestriction
-
-    from devstack.dagrun import scheduled_intervals
-
-    timetable = coerce_to_core_timetable(etl_dag.timetable)
-    hour = pendulum.datetime(2018, 11, 2, 0, tz="UTC")
-    scheduled = timetable.next_dagrun_info(
-        last_automated_data_interval=DataInterval(hour.subtract(hours=1), hour),
-        restriction=TimeRestriction(earliest=etl_dag.start_date, latest=None, catchup=True),
-    )
-    assert scheduled.logical_date == hour
-    with scheduled_intervals():
-        devstack = timetable.infer_manual_data_interval(run_after=hour)
-    assert devstack == scheduled.data_interval
-    assert timetable.infer_manual_data_interval(run_after=hour) != devstack  # restored afterwards
-
-
 def test_a_second_devstack_window_waits_for_the_first(tmp_path, monkeypatch, capsys):
     import subprocess
     import sys

@@ -1,4 +1,4 @@
-"""The stack's workflows: `run` (the DAG over a window of hours), `demo`, `airflow`."""
+"""`python -m devstack run`: the DAG over a window of hourly runs, and the helpers `demo` shares with it."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def airflow_environment(stack: Stack) -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        # `airflow standalone` starts its components as `airflow ...` from PATH.
+        # This venv's bin first: an `airflow` (or other console script) the run starts by name is this venv's.
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
 
@@ -103,9 +103,4 @@ def register(subparsers) -> None:
                      help="first hour, YYYY-MM-DDTHH (UTC); default 2018-11-01T00")
     run.add_argument("--hours", type=int, default=24, help="number of hourly runs (default 24)")
     run.set_defaults(func=cmd_run)
-    from devstack.airflow_ui import register as register_airflow
-    from devstack.demo import register as register_demo
-
-    register_demo(subparsers)
-    register_airflow(subparsers)
 
