@@ -73,6 +73,12 @@ default_args = {
     "email_on_failure": False,
 }
 
+
+def load_dimension(name: str, **kwargs) -> LoadDimensionOperator:
+    """Task ``load_<name>_dim``: the rows of ``sql/load/<name>.sql`` into ``audit_<name>``."""
+    return LoadDimensionOperator(task_id=f"load_{name}_dim", table=f"audit_{name}", sql=f"load/{name}.sql", **kwargs)
+
+
 events_cache = StagingCache(single_file=True)
 catalog_cache = StagingCache(single_file=False, require_published=True)
 
@@ -161,30 +167,22 @@ with DAG(
         "(DELETE + INSERT of the interval, one transaction).",
     )
 
-    load_users_dim = LoadDimensionOperator(
-        task_id="load_users_dim",
-        table="audit_users",
-        sql="load/users.sql",
+    load_users_dim = load_dimension(
+        "users",
         mode="interval",
         time_column="last_event_ts",
         doc_md="Write one candidate row per user seen in the interval (their latest event there) into "
         "`audit_users`; the publish applies them newer-wins.",
     )
-
-    load_time_dim = LoadDimensionOperator(
-        task_id="load_time_dim",
-        table="audit_time",
-        sql="load/time.sql",
+    load_time_dim = load_dimension(
+        "time",
         mode="interval",
         time_column="start_time",
         doc_md="Write one `time` row per distinct play start_time of the interval into `audit_time`.",
     )
-
     catalog_loads = [
-        LoadDimensionOperator(
-            task_id=f"load_{name}_dim",
-            table=f"audit_{name}",
-            sql=f"load/{name}.sql",
+        load_dimension(
+            name,
             mode="truncate-insert",
             max_active_tis_per_dag=1,
             doc_md=f"Rebuild `audit_{name}` from the restaged catalog. Skipped when `stage_songs` skipped.",
