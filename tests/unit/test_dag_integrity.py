@@ -148,6 +148,16 @@ def test_one_fact_load_and_four_dimension_loads(dagbag):
     assert (kinds[LoadFactOperator], kinds[LoadDimensionOperator]) == (1, 4)
 
 
+def test_every_fact_and_dimension_of_the_registry_is_loaded_into_its_audit_copy(raw_dags):
+    from sparkify.load import LoadDimensionOperator, LoadFactOperator
+    from sparkify.tables import BY_NAME, PUBLISHED
+
+    loads = {(task.table, task.sql) for task in raw_dags["sparkify_etl"].tasks
+             if isinstance(task, LoadFactOperator | LoadDimensionOperator)}
+    assert loads == {(table.audit_copy().name, table.load) for table in PUBLISHED}
+    assert all(BY_NAME[name].kind == "audit" for name, _ in loads)
+
+
 def test_trigger_rules_let_cached_staging_skip(etl_dag):
     """A skipped (cached) staging task must not skip the hour; a failed one must stop it."""
     assert etl_dag.get_task("load_songplays_fact").trigger_rule == "none_failed"
