@@ -15,25 +15,26 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, chain
 
 from sparkify import assets
-from sparkify.config import AWS_CONN_ID, REDSHIFT_CONN_ID, TABLES, sql_dir
+from sparkify.config import AWS_CONN_ID, REDSHIFT_CONN_ID, sql_dir
 from sparkify.failfast import RenderErrorsFailFast
 from sparkify.intervals import MACROS
 from sparkify.load import LoadDimensionOperator, LoadFactOperator
 from sparkify.publish import PublishOperator
 from sparkify.quality import DataQualityOperator
 from sparkify.staging import StagingCache
+from sparkify.tables import ddl_files
 
 # Rendered when a task runs (Airflow Variables, with the documented defaults).
 BUCKET = "{{ var.value.get('sparkify_s3_bucket', 'udacity-dend') }}"
-LOG_PREFIX = "{{ var.value.get('sparkify_log_prefix', 'log_data') }}"
 SONG_PREFIX = "{{ var.value.get('sparkify_song_prefix', 'song_data') }}"
 LOG_JSONPATH = "{{ var.value.get('sparkify_log_jsonpath', 'log_json_path.json') }}"
-# The daily event file holding the run's interval start, e.g. log_data/2018/11/2018-11-15-events.json.
-# interval_start()/interval_end() (sparkify.intervals) also work in runs without a logical date.
-EVENTS_KEY = LOG_PREFIX + "/{{ interval_start('%Y/%m/%Y-%m-%d') }}-events.json"
+# The daily event file holding the run's interval start, e.g. log_data/2018/11/2018-11-15-events.json
+# (prefix: Variable sparkify_log_prefix). The macros of sparkify.intervals also work in runs without a
+# logical date; the quality gate names the same file through the same macro.
+EVENTS_KEY = "{{ day_file_key() }}"
 EVENTS_TABLE = "staging_events_{{ interval_start('%Y%m%d') }}"
 SONGS_KEY = SONG_PREFIX + "/"
-CATALOG_TASKS = ["load_songs_dim", "load_artists_dim"]
+CATALOG_DIMENSIONS = ("songs", "artists")  # rebuilt only in runs that restaged the catalog
 
 DOC_MD = """
 ### sparkify_etl
@@ -72,6 +73,12 @@ default_args = {
     "email_on_failure": False,
 }
 
+
+def load_dimension(name: str, **kwargs) -> LoadDimensionOperator:
+    """Task ``load_<name>_dim``: the rows of ``sql/load/<name>.sql`` into ``audit_<name>``."""
+    return LoadDimensionOperator(task_id=f"load_{name}_dim", table=f"audit_{name}", sql=f"load/{name}.sql", **kwargs)
+
+
 events_cache = StagingCache(single_file=True)
 catalog_cache = StagingCache(single_file=False, require_published=True)
 
@@ -100,7 +107,7 @@ with DAG(
     create_tables = SQLExecuteQueryOperator(
         task_id="create_tables",
         conn_id=REDSHIFT_CONN_ID,
-        sql=[f"ddl/{table}.sql" for table in TABLES],
+        sql=ddl_files(),
         autocommit=False,
         # Concurrent CREATE TABLE IF NOT EXISTS of one table can fail on PostgreSQL: one at a time.
         max_active_tis_per_dag=1,
@@ -160,39 +167,28 @@ with DAG(
         "(DELETE + INSERT of the interval, one transaction).",
     )
 
-    load_users_dim = LoadFactOperator(
-        task_id="load_users_dim",
-        table="audit_users",
-        sql="load/users.sql",
+    load_users_dim = load_dimension(
+        "users",
+        mode="interval",
         time_column="last_event_ts",
         doc_md="Write one candidate row per user seen in the interval (their latest event there) into "
         "`audit_users`; the publish applies them newer-wins.",
     )
-
-    load_time_dim = LoadFactOperator(
-        task_id="load_time_dim",
-        table="audit_time",
-        sql="load/time.sql",
+    load_time_dim = load_dimension(
+        "time",
+        mode="interval",
+        time_column="start_time",
         doc_md="Write one `time` row per distinct play start_time of the interval into `audit_time`.",
     )
-
-    load_songs_dim = LoadDimensionOperator(
-        task_id="load_songs_dim",
-        table="audit_songs",
-        sql="load/songs.sql",
-        mode="truncate-insert",
-        max_active_tis_per_dag=1,
-        doc_md="Rebuild `audit_songs` from the restaged catalog. Skipped when `stage_songs` skipped.",
-    )
-
-    load_artists_dim = LoadDimensionOperator(
-        task_id="load_artists_dim",
-        table="audit_artists",
-        sql="load/artists.sql",
-        mode="truncate-insert",
-        max_active_tis_per_dag=1,
-        doc_md="Rebuild `audit_artists` from the restaged catalog. Skipped when `stage_songs` skipped.",
-    )
+    catalog_loads = [
+        load_dimension(
+            name,
+            mode="truncate-insert",
+            max_active_tis_per_dag=1,
+            doc_md=f"Rebuild `audit_{name}` from the restaged catalog. Skipped when `stage_songs` skipped.",
+        )
+        for name in CATALOG_DIMENSIONS
+    ]
 
     run_quality_checks = DataQualityOperator(
         task_id="run_quality_checks",
@@ -207,7 +203,7 @@ with DAG(
         task_id="publish",
         hour_sql="publish/hour.sql",
         catalog_sql="publish/catalog.sql",
-        catalog_task_ids=CATALOG_TASKS,
+        catalog_task_ids=[task.task_id for task in catalog_loads],
         catalog_source=f"s3://{BUCKET}/{SONGS_KEY}",
         outlets=[assets.SONGPLAYS, assets.USERS, assets.TIME, assets.SONGS, assets.ARTISTS],
         doc_md="One transaction: the audited hour into `songplays`, `time`, `users` (newer wins), and the "
@@ -225,7 +221,7 @@ with DAG(
 
     chain(begin, create_tables, [stage_events, stage_songs], load_songplays_fact,
           [load_users_dim, load_time_dim], run_quality_checks, publish, check_published, end)
-    chain(stage_songs, [load_songs_dim, load_artists_dim], run_quality_checks)
+    chain(stage_songs, catalog_loads, run_quality_checks)
 
 
 if __name__ == "__main__":

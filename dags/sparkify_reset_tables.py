@@ -1,4 +1,4 @@
-"""Manually triggered: drop and recreate every Sparkify table (the seed's create_tables.py).
+"""Manually triggered: drop and recreate every Sparkify table (those of ``sparkify.tables``).
 
 Destructive, so it runs only when triggered with the param ``confirm`` set to the exact text of
 ``sparkify.reset.CONFIRMATION``; otherwise the first task fails and nothing is dropped.
@@ -11,11 +11,8 @@ from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import DAG, Param, chain, task
 
 from sparkify.config import REDSHIFT_CONN_ID, sql_dir
-from sparkify.config import TABLES as ETL_TABLES
 from sparkify.reset import CONFIRMATION, require_confirmation
-
-# The per-day staging_events_YYYYMMDD tables are created by the hourly runs themselves.
-TABLES = tuple(table for table in ETL_TABLES if table != "staging_events")
+from sparkify.tables import ddl_files, reset_tables
 
 with DAG(
     dag_id="sparkify_reset_tables",
@@ -25,6 +22,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     template_searchpath=[sql_dir(__file__)],
+    user_defined_macros={"reset_tables": reset_tables()},
     params={
         "confirm": Param(
             "",
@@ -47,13 +45,14 @@ with DAG(
         conn_id=REDSHIFT_CONN_ID,
         sql="reset/drop_tables.sql",
         autocommit=False,
-        doc_md="`DROP TABLE IF EXISTS` every table (`sql/reset/drop_tables.sql`).",
+        doc_md="`DROP TABLE IF EXISTS` every table but the per-day staging tables (`sql/reset/drop_tables.sql`).",
     )
 
     create_tables = SQLExecuteQueryOperator(
         task_id="create_tables",
         conn_id=REDSHIFT_CONN_ID,
-        sql=[f"ddl/{table}.sql" for table in TABLES],
+        # The per-day staging_events_YYYYMMDD tables are created by the hourly runs, for their own day.
+        sql=ddl_files(per_day=False),
         autocommit=False,
         doc_md="Recreate every table from `sql/ddl/`.",
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from devstack.report import connect, print_report
+from devstack.report import connect, print_report, table_registry
 from devstack.run_window import print_runs, run_window
 from devstack.stack import ROOT, Stack
 
@@ -52,7 +52,7 @@ def generate_once(stack: Stack, out_dir: Path, settings: dict) -> Path:
         return out_dir
     generate(out_dir, GenConfig(start_date=DEMO_START, **settings), progress=True)
     with connect(stack) as conn:
-        conn.execute((ROOT / "sql" / "reset" / "drop_tables.sql").read_text())
+        conn.execute(table_registry().drop_statement(ROOT / "sql"))
     console.print("new dataset: warehouse tables dropped (the DAG's create_tables rebuilds them)")
     marker.write_text(wanted)
     return out_dir

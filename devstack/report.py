@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import psycopg
 from rich.console import Console
@@ -11,9 +14,28 @@ from rich.table import Table
 from devstack.stack import ROOT, Stack
 
 console = Console()
-WAREHOUSE_TABLES = ("staging_songs", "songplays", "users", "songs", "artists", "time")
 DAY_TABLES = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'staging_events_%' ORDER BY 1"
 ANALYTICS = ROOT / "sql" / "analytics"
+REGISTRY = ROOT / "plugins" / "sparkify" / "tables.py"
+
+
+def table_registry() -> ModuleType:
+    """The project's table registry, plugins/sparkify/tables.py (standard library only), loaded from the
+    checkout: devstack runs without plugins/ on its import path."""
+    name = "sparkify_table_registry"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REGISTRY)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # before exec: dataclasses look their module up
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def warehouse_tables() -> tuple[tuple[str, str], ...]:
+    """(label, SQL name) of the tables the report counts: the staged catalog and the star schema."""
+    registry = table_registry()
+    return tuple((t.name, t.sql_name) for t in registry.TABLES if t.kind in ("fact", "dimension")
+                 or (t.kind == "staging" and not t.per_day))
 
 
 def connect(stack: Stack) -> psycopg.Connection:
@@ -38,8 +60,8 @@ def print_report(stack: Stack, records: list[dict], data_dir: Path) -> None:
         counts.add_column("table")
         counts.add_column("rows", justify="right")
         day_tables = tuple(row[0] for row in conn.execute(DAY_TABLES).fetchall())
-        for name in day_tables + WAREHOUSE_TABLES:
-            counts.add_row(name, f"{conn.execute(f'SELECT COUNT(*) FROM {name}').fetchone()[0]:,}")
+        for name, sql_name in tuple((day, day) for day in day_tables) + warehouse_tables():
+            counts.add_row(name, f"{conn.execute(f'SELECT COUNT(*) FROM {sql_name}').fetchone()[0]:,}")
         console.print(counts)
 
         checks = Table(title="Quality checks (last run)")

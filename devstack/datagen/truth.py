@@ -114,3 +114,16 @@ class TruthBuilder:
         path = out_dir / TRUTH_FILE
         path.write_text(json.dumps(truth, separators=(",", ":")))
         return path
+
+
+def expected_user_levels(truth: dict, hours: list[str]) -> dict[int, str]:
+    """What `users` must hold after loading `hours` ("YYYY-MM-DDTHH") of a truth file with inline detail:
+    each user's level at their latest event over those hours, newest (ts, session, item) wins."""
+    latest: dict[str, dict] = {}
+    for key in hours:
+        for user, event in truth["hours"].get(key, {}).get("users", {}).items():
+            order = (event["ts"], event["session_id"], event["item_in_session"])
+            current = latest.get(user)
+            if current is None or order > (current["ts"], current["session_id"], current["item_in_session"]):
+                latest[user] = event
+    return {int(user): event["level"] for user, event in latest.items()}

@@ -12,16 +12,6 @@ SQL_DIR_ENV = "SPARKIFY_SQL_DIR"
 REDSHIFT_CONN_ID = "redshift_default"
 AWS_CONN_ID = "aws_default"
 
-#: Every table of the warehouse, one DDL file each under sql/ddl/, in creation order: published tables
-#: before their audit copies (CREATE TABLE audit_x (LIKE x)). ``staging_events`` is one table per day,
-#: ``staging_events_YYYYMMDD``, named from the run's interval by its (templated) DDL.
-TABLES = (
-    "staging_events", "staging_songs", "staging_state", "publish_log",
-    "songplays", "users", "songs", "artists", "time",
-    "audit_songplays", "audit_users", "audit_songs", "audit_artists", "audit_time",
-)
-
-
 def sql_dir(dag_file: str | os.PathLike[str]) -> str:
     """Return the folder holding the project's SQL files, for ``template_searchpath``.
 

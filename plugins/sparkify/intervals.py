@@ -6,7 +6,8 @@ template naming them fails with ``'data_interval_start' is undefined``. The DAG'
 call :func:`interval_start` / :func:`interval_end` (registered as ``user_defined_macros``): the run's
 own data interval when it has one, otherwise the interval the timetable gives a manual run at the run's
 ``run_after`` time, i.e. the last complete hour (``CronDataIntervalTimetable.infer_manual_data_interval``,
-the same rule Airflow applies to a manual run *with* a logical date).
+the same rule Airflow applies to a manual run *with* a logical date). :func:`day_file_key` names the
+S3 day file of that interval, for the staging task and the quality gate alike.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from datetime import datetime
 
 import jinja2
 
-#: The format the SQL files use for timestamp literals.
-SQL_TIMESTAMP = "%Y-%m-%d %H:%M:%S"
+from sparkify.sqltext import SQL_TIMESTAMP
+
+#: The Airflow Variable holding the S3 prefix of the event files, and its default.
+LOG_PREFIX_VARIABLE = "sparkify_log_prefix"
+LOG_PREFIX_DEFAULT = "log_data"
 
 
 def run_interval(context) -> tuple[datetime, datetime]:
@@ -49,4 +53,15 @@ def interval_end(context, fmt: str = SQL_TIMESTAMP) -> str:
     return run_interval(context)[1].strftime(fmt)
 
 
-MACROS = {"interval_start": interval_start, "interval_end": interval_end}
+@jinja2.pass_context
+def day_file_key(context) -> str:
+    """``{{ day_file_key() }}``: the S3 key of the day file holding the run's interval start.
+
+    E.g. ``log_data/2018/11/2018-11-15-events.json``; the prefix is the Variable ``sparkify_log_prefix``
+    (default ``log_data``), read through the template context's ``var`` when the template renders.
+    """
+    prefix = context["var"]["value"].get(LOG_PREFIX_VARIABLE, LOG_PREFIX_DEFAULT)
+    return f"{prefix}/{run_interval(context)[0]:%Y/%m/%Y-%m-%d}-events.json"
+
+
+MACROS = {"interval_start": interval_start, "interval_end": interval_end, "day_file_key": day_file_key}

@@ -23,8 +23,9 @@ from airflow.providers.common.sql.hooks.sql import DbApiHook
 from airflow.providers.common.sql.operators.sql import BaseSQLOperator
 
 from sparkify.config import REDSHIFT_CONN_ID
-from sparkify.load import _TransactionalLoadOperator, sql_timestamp, to_utc_naive
-from sparkify.staging import _literal, mark_published_sql, now_literal
+from sparkify.sqltext import interval_predicate, now_literal, quote_literal, timestamp_literal, to_utc_naive
+from sparkify.staging import mark_published_sql
+from sparkify.transactional import TransactionalSQLOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -44,7 +45,7 @@ def split_statements(sql: str) -> list[str]:
     return statements
 
 
-class PublishOperator(_TransactionalLoadOperator):
+class PublishOperator(TransactionalSQLOperator):
     """Apply the run's audited interval (and, when restaged, the audited catalog) in one transaction.
 
     :param hour_sql: statements publishing the interval (a ``.sql`` path, templated).
@@ -94,16 +95,16 @@ class PublishOperator(_TransactionalLoadOperator):
         return all(ti.xcom_pull(task_ids=task_id) is not None for task_id in self.catalog_task_ids)
 
     def build_statements(self, run_id: str, with_catalog: bool) -> list[str]:
-        start = sql_timestamp(to_utc_naive(self.interval_start, "interval_start"))
-        end = sql_timestamp(to_utc_naive(self.interval_end, "interval_end"))
+        start = to_utc_naive(self.interval_start, "interval_start")
+        end = to_utc_naive(self.interval_end, "interval_end")
         statements = [f"LOCK {LOCK_TABLE}", *split_statements(self.hour_sql)]
         if with_catalog:
             statements += [*split_statements(self.catalog_sql), mark_published_sql(self.catalog_source)]
         statements.append(
             f"INSERT INTO {LOCK_TABLE} (interval_start, interval_end, run_id, plays, catalog_published, "
-            f"published_at)\nSELECT '{start}', '{end}', {_literal(run_id)}, COUNT(*), "
-            f"{'TRUE' if with_catalog else 'FALSE'}, {now_literal()}\nFROM audit_songplays\n"
-            f"WHERE start_time >= '{start}' AND start_time < '{end}'"
+            f"published_at)\nSELECT {timestamp_literal(start)}, {timestamp_literal(end)}, {quote_literal(run_id)}, "
+            f"COUNT(*), {'TRUE' if with_catalog else 'FALSE'}, {now_literal()}\nFROM audit_songplays\n"
+            f"WHERE {interval_predicate('start_time', start, end)}"
         )
         return statements
 
@@ -114,5 +115,5 @@ class PublishOperator(_TransactionalLoadOperator):
             " and the restaged catalog" if with_catalog else "; catalog unchanged, songs/artists untouched",
         )
         run_id = str(getattr(context.get("dag_run"), "run_id", "") or "")
-        counts = self._run_in_transaction(self.build_statements(run_id, with_catalog))
+        counts = self.run_in_transaction(self.build_statements(run_id, with_catalog))
         return {"statements": len(counts), "rows": [c for c in counts if c is not None], "catalog": with_catalog}

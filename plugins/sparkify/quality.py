@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.sql.operators.sql import BaseSQLOperator
 
 from sparkify.config import REDSHIFT_CONN_ID
-from sparkify.load import validate_columns, validate_table
+from sparkify.sqltext import quote_literal, validate_columns, validate_table
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -72,14 +72,6 @@ class CheckResult:
         if self.error:
             return f"{status} {self.label}: error: {self.error}"
         return f"{status} {self.label}: observed {self.observed}, expected {self.expected}"
-
-
-def _quote_literal(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"accepted value {value!r} must be a string or a number")
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _number(value: Any) -> Any:
@@ -158,7 +150,7 @@ class DataQualityOperator(BaseSQLOperator):
             if not isinstance(values, list) or not values:
                 raise ValueError("accepted_values needs a non-empty list 'values'")
             for value in values:
-                _quote_literal(value)
+                quote_literal(value)
         if kind == "sql":
             if not isinstance(check.get("sql"), str) or not check["sql"].strip():
                 raise ValueError("sql check needs 'sql'")
@@ -219,7 +211,7 @@ class DataQualityOperator(BaseSQLOperator):
             )
             return f"SELECT COUNT(*) FROM {table} child WHERE {predicate}"
         if kind == "accepted_values":
-            values = ", ".join(_quote_literal(v) for v in check["values"])
+            values = ", ".join(quote_literal(v) for v in check["values"])
             column = check["column"]
             predicate = " AND ".join(
                 filter(None, [f"{column} IS NOT NULL", f"{column} NOT IN ({values})", where])

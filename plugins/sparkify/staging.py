@@ -25,6 +25,8 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
+from sparkify.sqltext import now_literal, quote_literal
+
 log = logging.getLogger(__name__)
 
 STATE_TABLE = "staging_state"
@@ -80,17 +82,6 @@ def check_single_file(listing: Listing) -> None:
         )
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def now_literal() -> str:
-    """The current UTC time as a timestamp literal: GETDATE() is Redshift's, now() PostgreSQL's."""
-    from datetime import UTC, datetime
-
-    return "'" + datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S") + "'"
-
-
 class StagingCache:
     """``pre_execute`` / ``post_execute`` hooks for an ``S3ToRedshiftOperator`` with ``method='REPLACE'``.
 
@@ -126,12 +117,12 @@ class StagingCache:
         listing: Listing = task.sparkify_listing
         table = self.qualified(task)
         hook = self.db_hook(task)
-        source, fingerprint = _literal(listing.source), _literal(listing.fingerprint)
+        source, fingerprint = quote_literal(listing.source), quote_literal(listing.fingerprint)
         hook.run(
             [
                 f"DELETE FROM {STATE_TABLE} WHERE source = {source}",
                 f"INSERT INTO {STATE_TABLE} (source, target_table, fingerprint, objects, bytes, rows_staged, "
-                f"staged_at) SELECT {source}, {_literal(table)}, {fingerprint}, {len(listing.objects)}, "
+                f"staged_at) SELECT {source}, {quote_literal(table)}, {fingerprint}, {len(listing.objects)}, "
                 f"{listing.total_bytes}, COUNT(*), {now_literal()} FROM {table}",
             ],
             autocommit=False,
@@ -169,7 +160,7 @@ class StagingCache:
         table = self.qualified(task)
         row = hook.get_first(
             f"SELECT fingerprint, rows_staged, target_table, published_fingerprint FROM {STATE_TABLE} "
-            f"WHERE source = {_literal(listing.source)}"
+            f"WHERE source = {quote_literal(listing.source)}"
         )
         if not row:
             return None
@@ -191,4 +182,4 @@ class StagingCache:
 
 def mark_published_sql(source: str) -> str:
     """Statement recording that the staged copy of ``source`` has been published."""
-    return f"UPDATE {STATE_TABLE} SET published_fingerprint = fingerprint WHERE source = {_literal(source)}"
+    return f"UPDATE {STATE_TABLE} SET published_fingerprint = fingerprint WHERE source = {quote_literal(source)}"

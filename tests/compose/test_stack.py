@@ -18,6 +18,9 @@ import httpx
 import pytest
 from compose_stack import DAG_ID, FIGURES, LOGIN, ROOT, WORKERS
 
+from devstack.datagen.truth import expected_user_levels
+from sparkify.tables import PUBLISHED
+
 TASKS_ON_REDSHIFT = {"create_tables", "stage_events", "stage_songs", "load_songplays_fact", "load_users_dim",
                      "load_songs_dim", "load_artists_dim", "load_time_dim", "run_quality_checks"}
 TASKS_ON_S3 = {"stage_events", "stage_songs"}
@@ -47,18 +50,6 @@ def truth(tmp_path_factory) -> dict:
     return json.loads((out / "truth.json").read_text())
 
 
-def expected_users(truth: dict, window: list[str]) -> dict[int, str]:
-    """Latest level per user over the loaded hours: newest (ts, session, item) wins."""
-    latest: dict[str, dict] = {}
-    for key in window:
-        for user, event in truth["hours"].get(key, {}).get("users", {}).items():
-            order = (event["ts"], event["session_id"], event["item_in_session"])
-            current = latest.get(user)
-            if current is None or order > (current["ts"], current["session_id"], current["item_in_session"]):
-                latest[user] = event
-    return {int(user): event["level"] for user, event in latest.items()}
-
-
 def assert_warehouse_matches(stack, truth: dict, window: list[str]) -> None:
     """Through the `redshift` service: plays per hour, play keys, latest levels, no duplicates."""
     plays = dict(stack.rows(
@@ -68,10 +59,10 @@ def assert_warehouse_matches(stack, truth: dict, window: list[str]) -> None:
     assert plays == expected
     keys = {f"{s}:{i}" for s, i in stack.rows("SELECT session_id, item_in_session FROM songplays")}
     assert keys == {k for h in window for k in truth["hours"].get(h, {}).get("play_keys", [])}
-    assert dict(stack.rows("SELECT user_id, level FROM users")) == expected_users(truth, window)
-    for table, key in (("songplays", "songplay_id"), ("users", "user_id"), ("songs", "song_id"),
-                       ("artists", "artist_id"), ('"time"', "start_time")):
-        assert stack.rows(f"SELECT {key} FROM {table} GROUP BY {key} HAVING COUNT(*) > 1") == [], table
+    assert dict(stack.rows("SELECT user_id, level FROM users")) == expected_user_levels(truth, window)
+    for table in PUBLISHED:
+        assert stack.rows(f"SELECT {table.key} FROM {table.sql_name} GROUP BY {table.key} HAVING COUNT(*) > 1") == [], \
+            table.name
 
 
 def run_backfill(stack, window: tuple[str, int], on_tick=None) -> tuple[list[dict], list[dict], float]:

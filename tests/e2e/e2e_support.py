@@ -2,13 +2,9 @@
 
 from datetime import UTC, datetime
 
-TABLES = {  # fact and dimension tables -> their key
-    "songplays": "songplay_id",
-    "users": "user_id",
-    "songs": "song_id",
-    "artists": "artist_id",
-    '"time"': "start_time",
-}
+from sparkify.tables import PUBLISHED
+
+TABLES = {table.sql_name: table.key for table in PUBLISHED}  # fact and dimension tables -> their key
 
 
 def hour(text: str) -> datetime:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from e2e_support import TABLES, hour
 
+from devstack.datagen.truth import expected_user_levels
 from devstack.s3server import DUMMY_CREDENTIALS
 
 WINDOW = ("2018-11-01T21", 6)  # 21:00 .. 02:59 next day: crosses the day boundary
@@ -17,18 +18,6 @@ WINDOW = ("2018-11-01T21", 6)  # 21:00 .. 02:59 next day: crosses the day bounda
 
 def window_hours(first: str, count: int) -> list[str]:
     return [(hour(first) + timedelta(hours=i)).strftime("%Y-%m-%dT%H") for i in range(count)]
-
-
-def expected_users(truth: dict, hours: list[str]) -> dict[int, str]:
-    """Latest level per user over the window: newest (ts, session, item) wins."""
-    latest: dict[str, dict] = {}
-    for key in hours:
-        for user, event in truth["hours"].get(key, {}).get("users", {}).items():
-            order = (event["ts"], event["session_id"], event["item_in_session"])
-            current = latest.get(user)
-            if current is None or order > (current["ts"], current["session_id"], current["item_in_session"]):
-                latest[user] = event
-    return {int(user): event["level"] for user, event in latest.items()}
 
 
 def assert_all_succeeded(records: list[dict]) -> None:
@@ -51,7 +40,7 @@ def test_window_across_midnight_matches_truth(warehouse, run_hours, truth):
     keys = {f"{s}:{i}" for s, i in warehouse.rows("SELECT session_id, item_in_session FROM songplays")}
     assert keys == {k for h in hours for k in truth["hours"].get(h, {}).get("play_keys", [])}
 
-    assert dict(warehouse.rows("SELECT user_id, level FROM users")) == expected_users(truth, hours)
+    assert dict(warehouse.rows("SELECT user_id, level FROM users")) == expected_user_levels(truth, hours)
 
     for table, key in TABLES.items():
         duplicates = warehouse.rows(f"SELECT {key} FROM {table} GROUP BY {key} HAVING COUNT(*) > 1")

@@ -21,11 +21,12 @@ import pytest
 from airflow.sdk.exceptions import AirflowException
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from sparkify.config import TABLES
 from sparkify.intervals import MACROS
 from sparkify.load import LoadDimensionOperator, LoadFactOperator
 from sparkify.publish import PublishOperator
 from sparkify.quality import DataQualityOperator
+from sparkify.tables import PUBLISHED, TABLES, drop_statement
+from tests.integration.databases import fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -43,10 +44,7 @@ DAY_SOURCE = "s3://udacity-dend/log_data/2018/11/2018-11-15-events.json"
 # ----------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def database(pg_server):
-    with psycopg.connect(pg_server.dsn(), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-    return DATABASE
+    return fresh_database(pg_server, DATABASE)
 
 
 @pytest.fixture(params=["postgres", "redshift"])
@@ -76,10 +74,10 @@ def conn_id(request, pg_server, database, monkeypatch):
 def db(pg_server, database):
     """A direct psycopg connection (autocommit) to the test database, every table freshly created."""
     with psycopg.connect(pg_server.dsn(dbname=database), autocommit=True) as conn:
-        conn.execute((SQL / "reset" / "drop_tables.sql").read_text())
+        conn.execute(drop_statement(SQL))
         conn.execute(f"DROP TABLE IF EXISTS {DAY_TABLE}")  # per-day tables outlive a reset (a stale cache)
         for table in TABLES:
-            conn.execute(REDSHIFT_ONLY.sub("", render(f"ddl/{table}.sql")))
+            conn.execute(REDSHIFT_ONLY.sub("", render(table.ddl)))
         yield conn
 
 
@@ -156,7 +154,7 @@ def fact_operator(conn_id, start: datetime = HOUR) -> LoadFactOperator:
     )
 
 
-def dim_operator(conn_id, table, mode, start: datetime = HOUR, keys=None, sql=None) -> LoadDimensionOperator:
+def dim_operator(conn_id, table, mode, start: datetime = HOUR, sql=None) -> LoadDimensionOperator:
     bare = table.strip('"')
     return LoadDimensionOperator(
         task_id=f"load_{bare}_dim",
@@ -164,7 +162,6 @@ def dim_operator(conn_id, table, mode, start: datetime = HOUR, keys=None, sql=No
         table=table,
         sql=sql or render(f"load/{bare}.sql", start),
         mode=mode,
-        key_columns=keys,
     )
 
 
@@ -268,18 +265,10 @@ def test_truncate_insert_is_atomic_and_deterministic(db, conn_id):
     assert rows(db, "SELECT COUNT(*), COUNT(DISTINCT song_id) FROM songs") == [(4, 4)]
 
 
-def test_append_mode(db, conn_id):
-    staged_hour(db)
-    select = "SELECT song_id, title, artist_id, year, duration FROM staging_songs WHERE song_id = 'SOBBB'"
-    dim_operator(conn_id, "songs", "append", sql=select).execute({})
-    dim_operator(conn_id, "songs", "append", sql=select.replace("SOBBB", "SOAAA")).execute({})
-    assert rows(db, "SELECT song_id FROM songs ORDER BY song_id") == [("SOAAA",), ("SOBBB",)]
-
-
-def interval_operator(conn_id, table, column, start: datetime = HOUR) -> LoadFactOperator:
+def interval_operator(conn_id, table, column, start: datetime = HOUR) -> LoadDimensionOperator:
     """The DAG's audit loads of users and time: replace the interval's rows of an audit table."""
-    return LoadFactOperator(
-        task_id=f"load_{table}", conn_id=conn_id, table=table, time_column=column,
+    return LoadDimensionOperator(
+        task_id=f"load_{table}", conn_id=conn_id, table=table, mode="interval", time_column=column,
         sql=render(f"load/{table.removeprefix('audit_')}.sql", start),
         interval_start=start.isoformat(), interval_end=(start + timedelta(hours=1)).isoformat(),
     )
@@ -295,7 +284,7 @@ def publish_operator(conn_id, start: datetime = HOUR) -> PublishOperator:
 
 def publish_hour(conn_id, start: datetime = HOUR, with_catalog: bool = False) -> None:
     operator = publish_operator(conn_id, start)
-    operator._run_in_transaction(operator.build_statements("test-run", with_catalog))
+    operator.run_in_transaction(operator.build_statements("test-run", with_catalog))
 
 
 def test_users_newer_wins_on_publish(db, conn_id):
@@ -375,7 +364,7 @@ def quality(conn_id, start=HOUR, path="quality/checks.yaml") -> DataQualityOpera
 
 def checksums(db) -> list[tuple]:
     return [rows(db, f"SELECT COUNT(*), MD5(COALESCE(STRING_AGG(t::text, '|' ORDER BY t::text), '')) FROM {table} t")[0]
-            for table in ("songplays", "users", '"time"', "songs", "artists")]
+            for table in (t.sql_name for t in PUBLISHED)]
 
 
 def test_gate_and_publish_on_a_loaded_hour_and_on_an_empty_hour(db, conn_id):

@@ -15,15 +15,19 @@ from pathlib import Path
 import pytest
 from conftest import DAG_ID
 
+from sparkify import tables
+
 # The module's first test pays for the session's Airflow start, its first run and the backfill.
 pytestmark = pytest.mark.timeout(2400)
 
 # Logical dates 00:00..05:00 of the seeded day (both ends included): 6 runs, all running at once.
 FIRST, LAST = datetime(2018, 11, 1, 0, tzinfo=UTC), datetime(2018, 11, 1, 5, tzinfo=UTC)
 DAY_KEY = "log_data/2018/11/2018-11-01-events.json"
-PUBLISHED = ("songplays", "users", "songs", "artists", '"time"')
-KEYS = {"songplays": "songplay_id", "users": "user_id", "songs": "song_id", "artists": "artist_id",
-        '"time"': "start_time", "audit_songs": "song_id", "audit_artists": "artist_id", "staging_state": "source"}
+PUBLISHED = tuple(table.sql_name for table in tables.PUBLISHED)
+# Keys unique over the whole table: published and control tables, and the catalog's audit copies (rebuilt whole).
+KEYS = {table.sql_name: table.key for table in (*tables.of_kind("fact", "dimension", "control"),
+                                                tables.BY_NAME["audit_songs"], tables.BY_NAME["audit_artists"])
+        if table.key}
 
 
 def hour_key(moment: datetime) -> str:

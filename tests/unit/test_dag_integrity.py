@@ -125,16 +125,37 @@ def test_publish_declares_the_published_assets(etl_dag):
 def test_loads_write_audit_tables(etl_dag):
     from sparkify.load import LoadDimensionOperator, LoadFactOperator
 
-    interval_loads = {"load_songplays_fact": ("audit_songplays", "start_time"),
-                      "load_users_dim": ("audit_users", "last_event_ts"),
-                      "load_time_dim": ("audit_time", "start_time")}
-    for task_id, (table, column) in interval_loads.items():
+    fact = etl_dag.get_task("load_songplays_fact")
+    assert type(fact) is LoadFactOperator and (fact.table, fact.time_column) == ("audit_songplays", "start_time")
+    hourly = {"load_users_dim": ("audit_users", "last_event_ts"), "load_time_dim": ("audit_time", "start_time")}
+    for task_id, (table, column) in hourly.items():
         task = etl_dag.get_task(task_id)
-        assert type(task) is LoadFactOperator and (task.table, task.time_column) == (table, column)
+        assert type(task) is LoadDimensionOperator
+        assert (task.table, task.mode, task.time_column) == (table, "interval", column)
     for task_id, table in (("load_songs_dim", "audit_songs"), ("load_artists_dim", "audit_artists")):
         task = etl_dag.get_task(task_id)
         assert type(task) is LoadDimensionOperator and (task.table, task.mode) == (table, "truncate-insert")
         assert task.max_active_tis_per_dag == 1
+
+
+def test_one_fact_load_and_four_dimension_loads(dagbag):
+    """Every dimension is loaded by LoadDimensionOperator, the one fact by LoadFactOperator."""
+    from collections import Counter
+
+    from sparkify.load import LoadDimensionOperator, LoadFactOperator
+
+    kinds = Counter(type(task) for dag in dagbag.dags.values() for task in dag.tasks)
+    assert (kinds[LoadFactOperator], kinds[LoadDimensionOperator]) == (1, 4)
+
+
+def test_every_fact_and_dimension_of_the_registry_is_loaded_into_its_audit_copy(raw_dags):
+    from sparkify.load import LoadDimensionOperator, LoadFactOperator
+    from sparkify.tables import BY_NAME, PUBLISHED
+
+    loads = {(task.table, task.sql) for task in raw_dags["sparkify_etl"].tasks
+             if isinstance(task, LoadFactOperator | LoadDimensionOperator)}
+    assert loads == {(table.audit_copy().name, table.load) for table in PUBLISHED}
+    assert all(BY_NAME[name].kind == "audit" for name, _ in loads)
 
 
 def test_trigger_rules_let_cached_staging_skip(etl_dag):
@@ -169,11 +190,26 @@ def test_every_referenced_sql_file_exists(raw_dags):
 
 
 def test_create_tables_covers_every_ddl_file(raw_dags):
-    ddl_files = {f"ddl/{path.name}" for path in (ROOT / "sql" / "ddl").glob("*.sql")}
-    assert set(raw_dags["sparkify_etl"].get_task("create_tables").sql) == ddl_files
+    from sparkify.tables import ddl_files
+
+    ddl = {f"ddl/{path.name}" for path in (ROOT / "sql" / "ddl").glob("*.sql")}
+    assert raw_dags["sparkify_etl"].get_task("create_tables").sql == ddl_files()  # registry order
+    assert set(ddl_files()) == ddl
     # the per-day staging tables are created by the hourly runs, for their own day
-    reset = set(raw_dags["sparkify_reset_tables"].get_task("create_tables").sql)
-    assert reset == ddl_files - {"ddl/staging_events.sql"}
+    reset = raw_dags["sparkify_reset_tables"].get_task("create_tables").sql
+    assert reset == ddl_files(per_day=False) and set(reset) == ddl - {"ddl/staging_events.sql"}
+
+
+def test_reset_drops_what_the_registry_says(dagbag):
+    from sparkify.tables import drop_statement, reset_tables
+
+    dag = dagbag.dags["sparkify_reset_tables"]
+    task = dag.get_task("drop_tables")
+    rendered = task.render_template(task.sql, {"dag": dag, "task": task}, dag.get_template_env())
+    assert rendered == drop_statement()
+    statement = rendered.split("DROP TABLE IF EXISTS ", 1)[1]
+    assert statement.rstrip() == ", ".join(reset_tables()) + ";"
+    assert '"time"' in reset_tables() and "staging_events" not in statement
 
 
 def test_dagbag_resolves_the_sql_files_into_their_content(etl_dag):

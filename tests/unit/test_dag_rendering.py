@@ -77,7 +77,7 @@ def test_interval_sql_is_bounded_by_the_run_interval(etl_dag, render, task_id):
 def test_fact_interval_fields_render_to_the_data_interval(etl_dag, render):
     from datetime import datetime
 
-    from sparkify.load import to_utc_naive
+    from sparkify.sqltext import to_utc_naive
 
     task = etl_dag.get_task("load_songplays_fact")
     start = render(task, task.interval_start, "2018-11-15T13:00:00")

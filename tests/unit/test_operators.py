@@ -1,10 +1,12 @@
-"""LoadFactOperator / LoadDimensionOperator: generated statements, modes and validation (hook patched)."""
+"""LoadFactOperator / LoadDimensionOperator: generated statements, modes and validation (hook patched);
+the SQL text helpers of sparkify.sqltext."""
 
 from __future__ import annotations
 
 import pytest
 
-from sparkify.load import LoadDimensionOperator, LoadFactOperator, to_utc_naive, validate_select
+from sparkify.load import LoadDimensionOperator, LoadFactOperator
+from sparkify.sqltext import quote_literal, sql_timestamp, timestamp_literal, to_utc_naive, validate_select
 
 SELECT = "SELECT a, b FROM staging"
 
@@ -70,27 +72,6 @@ def test_fact_column_list_and_trailing_semicolon(patch_hook):
     assert hook.run_calls[0]["sql"][1] == f"INSERT INTO songplays (a, b)\n{SELECT}"
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"interval_end": "2018-11-15T13:00:00+00:00"}, "empty or reversed"),
-        ({"interval_start": "yesterday"}, "ISO 8601"),
-        ({"table": "songplays; DROP TABLE users"}, "invalid table"),
-        ({"sql": "SELECT 1; DELETE FROM users"}, "exactly one SELECT"),
-        ({"sql": "DELETE FROM users"}, "must be a SELECT"),
-        ({"sql": "  "}, "empty"),
-        ({"columns": "a, b"}, "list of names"),
-        ({"time_column": "start_time desc"}, "invalid time column"),
-    ],
-)
-def test_fact_validation_happens_before_any_sql(patch_hook, kwargs, message):
-    operator = fact(**kwargs)
-    hook = patch_hook(operator)
-    with pytest.raises(ValueError, match=message):
-        operator.execute({})
-    assert hook.run_calls == []
-
-
 # ------------------------------------------------------------------------------- dimensions
 def test_truncate_insert_deletes_inside_the_transaction(patch_hook):
     operator = dim(mode="truncate-insert")
@@ -102,50 +83,47 @@ def test_truncate_insert_deletes_inside_the_transaction(patch_hook):
     assert not any("TRUNCATE" in statement.upper() for statement in call["sql"])
 
 
-def test_upsert_merges_through_a_temp_table(patch_hook):
-    operator = dim(mode="upsert", key_columns=["user_id"])
-    hook = patch_hook(operator, run_result=[3, 2, 3, None])
-    assert operator.execute({}) == {"staged": 3, "deleted": 2, "inserted": 3}
+def test_interval_mode_replaces_exactly_the_interval_like_the_fact(patch_hook):
+    interval = {"interval_start": "2018-11-15T13:00:00+00:00", "interval_end": "2018-11-15T14:00:00+00:00"}
+    operator = dim(mode="interval", time_column="last_event_ts", **interval)
+    hook = patch_hook(operator, run_result=[2, 3])
+    assert operator.execute({}) == {"deleted": 2, "inserted": 3}
     call = hook.run_calls[0]
     assert call["autocommit"] is False
     assert call["sql"] == [
-        f"CREATE TEMP TABLE users_stage AS\n{SELECT}",
-        "DELETE FROM users\nUSING users_stage\nWHERE users.user_id = users_stage.user_id",
-        "INSERT INTO users\nSELECT * FROM users_stage",
-        "DROP TABLE users_stage",
+        "DELETE FROM users\n"
+        "WHERE last_event_ts >= '2018-11-15 13:00:00'\n"
+        "  AND last_event_ts < '2018-11-15 14:00:00'",
+        f"INSERT INTO users\n{SELECT}",
     ]
-
-
-def test_upsert_with_composite_key_quoted_table_and_columns(patch_hook):
-    operator = dim(table='public."time"', mode="upsert", key_columns=["a", "b"], columns=["a", "b", "c"])
-    hook = patch_hook(operator)
-    operator.execute({})
-    create, delete, insert, drop = hook.run_calls[0]["sql"]
-    assert create.startswith("CREATE TEMP TABLE time_stage AS\n")
-    assert delete.endswith('WHERE public."time".a = time_stage.a AND public."time".b = time_stage.b')
-    assert insert == 'INSERT INTO public."time" (a, b, c)\nSELECT a, b, c FROM time_stage'
-    assert drop == "DROP TABLE time_stage"
-
-
-def test_append_only_inserts(patch_hook):
-    operator = dim(mode="append")
-    hook = patch_hook(operator, run_result=[5])
-    assert operator.execute({}) == {"inserted": 5}
-    assert hook.run_calls[0]["sql"] == [f"INSERT INTO users\n{SELECT}"]
+    fact_operator = fact(table="users", time_column="last_event_ts")
+    fact_hook = patch_hook(fact_operator)
+    fact_operator.execute({})
+    assert fact_hook.run_calls[0]["sql"] == call["sql"]  # one builder for both operators
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("make", "kwargs", "message"),
     [
-        ({"mode": "merge"}, "unknown mode"),
-        ({"mode": "upsert"}, "needs key_columns"),
-        ({"mode": "upsert", "key_columns": ["user id"]}, "invalid key column"),
-        ({"table": "users u"}, "invalid table"),
-        ({"sql": "TRUNCATE users"}, "must be a SELECT"),
+        (fact, {"interval_end": "2018-11-15T13:00:00+00:00"}, "empty or reversed"),
+        (fact, {"interval_start": "yesterday"}, "ISO 8601"),
+        (fact, {"table": "songplays; DROP TABLE users"}, "invalid table"),
+        (fact, {"sql": "SELECT 1; DELETE FROM users"}, "exactly one SELECT"),
+        (fact, {"sql": "DELETE FROM users"}, "must be a SELECT"),
+        (fact, {"sql": "  "}, "empty"),
+        (fact, {"columns": "a, b"}, "list of names"),
+        (fact, {"time_column": "start_time desc"}, "invalid time column"),
+        (dim, {"mode": "merge"}, "unknown mode"),
+        (dim, {"mode": "upsert"}, "unknown mode"),
+        (dim, {"mode": "interval"}, "needs time_column"),
+        (dim, {"mode": "interval", "time_column": "ts desc"}, "invalid time column"),
+        (dim, {"mode": "interval", "time_column": "ts", "interval_start": "yesterday"}, "ISO 8601"),
+        (dim, {"table": "users u"}, "invalid table"),
+        (dim, {"sql": "TRUNCATE users"}, "must be a SELECT"),
     ],
 )
-def test_dimension_validation(patch_hook, kwargs, message):
-    operator = dim(**kwargs)
+def test_validation_happens_before_any_sql(patch_hook, make, kwargs, message):
+    operator = make(**kwargs)
     hook = patch_hook(operator)
     with pytest.raises(ValueError, match=message):
         operator.execute({})
@@ -168,7 +146,8 @@ def test_templating_contract():
     for cls in (LoadFactOperator, LoadDimensionOperator):
         assert cls.template_ext == (".sql",)
         assert {"sql", "table", "conn_id"} <= set(cls.template_fields)
-    assert {"interval_start", "interval_end"} <= set(LoadFactOperator.template_fields)
+        assert {"interval_start", "interval_end"} <= set(cls.template_fields)
+    assert "mode" in LoadDimensionOperator.template_fields
 
 
 def test_keyword_only_init():
@@ -209,3 +188,10 @@ def test_helpers():
         == "-- a comment; with a semicolon\nSELECT 1"
     )
     assert validate_select("WITH x AS (SELECT 1) SELECT * FROM x").startswith("WITH")
+    assert sql_timestamp(datetime(2018, 11, 15, 13)) == "2018-11-15 13:00:00"
+    assert sql_timestamp(datetime(2018, 11, 15, 13, 0, 0, 5)) == "2018-11-15 13:00:00.000005"
+    assert timestamp_literal(datetime(2018, 11, 15, 13)) == "'2018-11-15 13:00:00'"
+    assert quote_literal("it's") == "'it''s'" and quote_literal(3) == "3" and quote_literal(0.5) == "0.5"
+    for bad in (None, True):
+        with pytest.raises(ValueError, match="string or a number"):
+            quote_literal(bad)
