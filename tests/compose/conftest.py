@@ -1,4 +1,4 @@
-"""`make compose-test`: the whole docker-compose.yaml on a real Docker engine (issue 11).
+"""`make compose-test`: the whole docker-compose.yaml on a real Docker engine.
 
 Collected only when SPARKIFY_COMPOSE_TEST=1 (set by `make compose-test`): `make test` runs
 `pytest tests` and must not start a dozen containers. One stack serves the whole module, in

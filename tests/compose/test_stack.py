@@ -1,4 +1,4 @@
-"""docker-compose.yaml on a real Docker engine, end to end (issue 11). Tests run in file order on
+"""docker-compose.yaml on a real Docker engine, end to end. Tests run in file order on
 one stack (conftest.py): each builds on the state the previous one left.
 
 Faults are injected while a task is *running* (seen through the REST API), so each one hits work

@@ -1,4 +1,4 @@
-"""Invariants of issue 10 through the real DAG (dag.test(), the fast path) on the local stack:
+"""Run-safety invariants through the real DAG (dag.test(), the fast path) on the local stack:
 staging is a cache of S3, no silent empty hour, write-audit-publish, manual runs, one run convention."""
 
 from __future__ import annotations

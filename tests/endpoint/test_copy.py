@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -21,9 +20,9 @@ from tests.endpoint.endpoint_helpers import (
     run,
     unique,
 )
+from tests.real_sample import real_sample_dir
 
 pytestmark = pytest.mark.integration
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "sparkify-sample"
 
 
 def count(pg_server, table: str) -> int:
@@ -210,11 +209,10 @@ def test_copy_in_a_transaction_with_psycopg_rolls_back(endpoint, bucket, pg_serv
     assert count(pg_server, table) == 4
 
 
-@pytest.mark.skipif(not (SAMPLE / "log_json_path.json").exists(),
-                    reason="../shared/sparkify-sample not present (generated fixtures still cover COPY)")
 def test_sparkify_sample(rs, bucket, pg_server):
-    for path in SAMPLE.rglob("*.json"):
-        bucket.put(str(path.relative_to(SAMPLE)), path.read_bytes())
+    sample = real_sample_dir()  # the generated fixtures above cover COPY without it
+    for path in sample.rglob("*.json"):
+        bucket.put(str(path.relative_to(sample)), path.read_bytes())
     events, songs = unique("staging_events"), unique("staging_songs")
     run(rs, STAGING_EVENTS_DDL.format(name=events))
     run(rs, f"""CREATE TABLE {songs} (num_songs INT, artist_id VARCHAR(32), artist_latitude FLOAT,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import boto3
@@ -12,15 +11,9 @@ import pytest
 from devstack.datagen import GenConfig, generate
 from devstack.datagen.cli import register
 from devstack.seed import seed_bucket
+from tests.real_sample import real_sample_dir
 
 pytestmark = pytest.mark.integration
-
-# The real Udacity sample (bucket layout of s3://udacity-dend) is not part of the repository: the test
-# of it runs when SPARKIFY_SAMPLE_DIR names a copy, as for tests/integration/test_operators_pipeline.py.
-SAMPLE_HOWTO = ("set SPARKIFY_SAMPLE_DIR to a copy of the real Sparkify sample: song_data/A/{A,B}/{A,B,C}/ "
-                "(71 files) and log_data/2018/11/ (30 files) of github.com/alekseinagamoto/sparkify "
-                "(commit 77df6d47, under data/), plus the log_json_path.json a generated dataset has")
-
 
 def all_keys(client, bucket: str) -> set[str]:
     keys = set()
@@ -88,12 +81,7 @@ def test_seed_subcommand_reports_a_missing_folder(tmp_path, capsys):
 
 @pytest.fixture
 def real_sample() -> Path:
-    if not os.environ.get("SPARKIFY_SAMPLE_DIR"):
-        pytest.skip(f"no real sample: {SAMPLE_HOWTO}")
-    sample = Path(os.environ["SPARKIFY_SAMPLE_DIR"])
-    if not (sample / "log_json_path.json").exists():
-        pytest.skip(f"no real sample at {sample} (no log_json_path.json there): {SAMPLE_HOWTO}")
-    return sample
+    return real_sample_dir()
 
 
 def test_seed_real_sample_as_is(s3_server, real_sample):

@@ -1,4 +1,4 @@
-"""DAG files import cleanly; sparkify_etl has the schedule, defaults, graph and docs of issue 2."""
+"""DAG files import cleanly; sparkify_etl has its schedule, defaults, graph and docs."""
 
 from __future__ import annotations
 
