@@ -1,4 +1,5 @@
-"""The B-tree index that stands in for each Redshift SORTKEY, built after the CREATE TABLE commits.
+"""The B-tree index that stands in for each Redshift SORTKEY, built after the CREATE TABLE commits,
+and the DISTSTYLE / DISTKEY recorded for the catalog views at the same time.
 
 Built over a connection of its own (backend.py, purpose "index"), so that waiting for a table lock
 never holds up the catalog look-ups of COPYs, and in the background: the client does not wait.
@@ -7,12 +8,14 @@ never holds up the catalog look-ups of COPYs, and in the background: the client 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Sequence
 
 import psycopg
 
 from redshift_endpoint.backend import BackendConnections
+from redshift_endpoint.sql import compat_schema
 from redshift_endpoint.sql.translate import SortKey
 
 log = logging.getLogger(__name__)
@@ -24,6 +27,12 @@ SELECT array(SELECT a.attname FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(at
              WHERE k.n <= i.indnkeyatts ORDER BY k.n)
 FROM pg_index i
 WHERE i.indrelid = to_regclass(%s) AND i.indisvalid AND i.indpred IS NULL
+"""
+
+# The table's columns in order: a CREATE TABLE AS key given by position names the n-th one.
+COLUMN_NAMES_SQL = """
+SELECT array(SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0
+             AND NOT attisdropped ORDER BY attnum)
 """
 
 # An index build waits at most this long for the table lock (a writer's open transaction), then
@@ -51,11 +60,50 @@ class SortKeyIndexer:
         without taking any lock, so re-running CREATE TABLE IF NOT EXISTS costs one catalog query.
         """
         for key in dict.fromkeys(keys):  # the same CREATE twice in a transaction: once
+            try:
+                key = await self._resolve_and_record(dbname, user, key)
+            except Exception as e:  # noqa: BLE001 - the catalog views' record: never fail a client
+                log.warning("could not record the layout of %s: %s", key.regclass, e)
+                continue
             for (name, cols), statement in zip(key.indexes(), key.index_sql(), strict=True):
                 try:
                     await self._ensure_index(dbname, user, key, name, cols, statement)
                 except Exception as e:  # noqa: BLE001 - an index is an optimisation: never fail a client
                     log.warning("could not create the sort-key index (%s): %s", statement, e)
+
+    async def _resolve_and_record(self, dbname: str, user: str, key: SortKey) -> SortKey:
+        """Column positions (CREATE TABLE AS) -> names; DISTSTYLE/DISTKEY -> redshift_compat.table_distribution."""
+        positional = any(isinstance(c, int) for c in (*key.columns, key.distkey))
+        if not positional and key.diststyle is None:
+            return key
+
+        async def q(conn):
+            try:
+                if key.search_path:
+                    await conn.execute("SELECT set_config('search_path', %s, false)", (key.search_path,))
+                names: list[str] = []
+                if positional:
+                    names = (await (await conn.execute(COLUMN_NAMES_SQL, (key.regclass,))).fetchone())[0]
+
+                def name_of(col: str | int) -> str:
+                    if isinstance(col, str):
+                        return col
+                    if not 1 <= col <= len(names):
+                        raise ValueError(f"{key.regclass} has no column number {col}")
+                    return names[col - 1]
+
+                resolved = dataclasses.replace(
+                    key, columns=tuple(name_of(c) for c in key.columns),
+                    distkey=None if key.distkey is None else name_of(key.distkey))
+                if key.diststyle is not None:
+                    await compat_schema.install(conn)
+                    await conn.execute("SELECT redshift_compat.record_distribution(to_regclass(%s), %s, %s)",
+                                       (key.regclass, resolved.diststyle, resolved.distkey))
+                return resolved
+            finally:
+                await conn.execute("RESET search_path")
+
+        return await self.conns.run(dbname, user, q, purpose="index")
 
     async def _ensure_index(self, dbname: str, user: str, key: SortKey, name: str, cols: tuple[str, ...],
                             statement: str) -> None:

@@ -47,8 +47,10 @@ class TableDef:
     columns: list[ColumnDef] = field(default_factory=list)
     like: list[str] | None = None      # CREATE TABLE x (LIKE y ...): columns come from y
     temp: bool = False                 # TEMP table or #t: only its own session sees it
-    sortkey: list[str] = field(default_factory=list)   # SORTKEY columns (AUTO: none)
+    sortkey: list[str | int] = field(default_factory=list)   # SORTKEY columns (AUTO: none); CTAS: positions
     interleaved: bool = False
+    diststyle: str | None = None       # DISTSTYLE AUTO|EVEN|ALL|KEY as written (KEY when only DISTKEY is)
+    distkey: str | int | None = None   # DISTKEY column (a CTAS may give its position)
 
     @property
     def key(self) -> str:
@@ -57,23 +59,32 @@ class TableDef:
 
 @dataclass(frozen=True)
 class SortKey:
-    """The sort key of a permanent table, to be emulated by a plain (non-unique) B-tree index.
+    """The layout of a permanent table recorded once its CREATE commits: sort key and distribution.
 
-    COMPOUND (the default): one index on all columns in order, ``<table>_sortkey``; like the zone
-    maps of a compound key it prunes on a prefix of the columns. INTERLEAVED: one single-column index
-    per column, ``<table>_sortkey_<column>``, since an interleaved key prunes on any one of them.
+    The sort key is emulated by a plain (non-unique) B-tree index. COMPOUND (the default): one index
+    on all columns in order, ``<table>_sortkey``; like the zone maps of a compound key it prunes on a
+    prefix of the columns. INTERLEAVED: one single-column index per column,
+    ``<table>_sortkey_<column>``, since an interleaved key prunes on any one of them. DISTSTYLE and
+    DISTKEY only go to the catalog views (``redshift_compat.table_distribution``): one PostgreSQL
+    server has no slices to distribute over. A CREATE TABLE AS may name columns by position
+    (``DISTKEY (1) SORTKEY (1, 3)``, r_CREATE_TABLE_AS): ``int`` entries, resolved from the catalog
+    when the layout is recorded (sortkey_index.py).
     """
     table: tuple[str, ...]             # resolved name parts, as written (schema optional)
-    columns: tuple[str, ...]
+    columns: tuple[str | int, ...]
     interleaved: bool = False
     search_path: str | None = None     # the client's SET search_path, to resolve an unqualified name
+    diststyle: str | None = None       # AUTO, EVEN, ALL, KEY (None: not given, Redshift's AUTO)
+    distkey: str | int | None = None
 
     @property
     def regclass(self) -> str:
         return lookup_name(list(self.table))
 
     def indexes(self) -> list[tuple[str, tuple[str, ...]]]:
-        """(index name, columns) pairs."""
+        """(index name, columns) pairs (none without a sort key)."""
+        if not self.columns:
+            return []
         base = self.table[-1] + "_sortkey"
         if self.interleaved and len(self.columns) > 1:
             return [(_index_name(f"{base}_{c}"), (c,)) for c in self.columns]
@@ -131,9 +142,10 @@ def rewrite(sql: str, binary: Sequence[bool] = ()) -> Rewritten:
         result.ordinal = ordinal
         out.append(_rewrite_statement(stmt, result))
         for table in result.tables[n_tables:]:
-            if table.sortkey and not table.temp:
+            if (table.sortkey or table.diststyle) and not table.temp:
                 result.sortkeys.append((ordinal, SortKey(tuple(table.parts), tuple(table.sortkey),
-                                                         table.interleaved)))
+                                                         table.interleaved, diststyle=table.diststyle,
+                                                         distkey=table.distkey)))
         if any(t.significant and t.text != ";" for t in stmt):
             ordinal += 1
     new = "".join(out)
@@ -408,6 +420,9 @@ def _rewrite_column(tokens: list[Token], sig_idx: list[int], a: int, b: int, tab
         elif word in ("DISTKEY", "SORTKEY"):
             if word == "SORTKEY" and not table.sortkey:
                 table.sortkey = [name]   # a table-level SORTKEY (...) replaces it
+            if word == "DISTKEY":
+                table.distkey = name
+                table.diststyle = table.diststyle or "KEY"
             _blank(tokens, sig_idx[k], sig_idx[k] + 1)
             k += 1
         elif word == "CONSTRAINT" and k + 2 < b and tokens[sig_idx[k + 2]].upper in ("PRIMARY", "UNIQUE",
@@ -452,11 +467,14 @@ def _rewrite_column(tokens: list[Token], sig_idx: list[int], a: int, b: int, tab
 def _strip_table_attributes(tokens: list[Token], sig_idx: list[int], s: int, table: TableDef) -> None:
     """Remove DISTSTYLE x, DISTKEY(c), [COMPOUND|INTERLEAVED] SORTKEY(c,...)|AUTO, ENCODE AUTO, BACKUP x.
 
-    The columns of a SORTKEY (...) go to ``table.sortkey``.
+    The columns of a SORTKEY (...) go to ``table.sortkey``, DISTSTYLE and DISTKEY to ``table.diststyle`` /
+    ``table.distkey``; a CREATE TABLE AS may give positions (numbers) instead of names.
     """
     sig = [tokens[i] for i in sig_idx]
     while s < len(sig):
         word = sig[s].upper
+        if word == "AS":
+            return  # CREATE TABLE AS: the query is not ours to touch
         if word not in _TABLE_ATTRS:
             s += 1
             continue
@@ -465,14 +483,25 @@ def _strip_table_attributes(tokens: list[Token], sig_idx: list[int], s: int, tab
             end += 1
         if end < len(sig) and sig[end].text == "(":
             close = _match_paren(tokens, sig_idx, end)
+            named = [_key_column(t) for t in sig[end + 1:close] if t.kind in ("word", "qident", "num")]
             if sig[end - 1].upper == "SORTKEY":
-                table.sortkey = [unquote_ident(t) for t in sig[end + 1:close] if t.kind in ("word", "qident")]
+                table.sortkey = named
                 table.interleaved = word == "INTERLEAVED"
+            elif word == "DISTKEY" and named:
+                table.distkey = named[0]
+                table.diststyle = table.diststyle if table.diststyle not in (None, "AUTO") else "KEY"
             end = close + 1
         elif end < len(sig) and sig[end].kind == "word":
+            if word == "DISTSTYLE" and sig[end].upper in ("AUTO", "EVEN", "ALL", "KEY"):
+                table.diststyle = "KEY" if table.distkey is not None else sig[end].upper
             end += 1  # DISTSTYLE EVEN, SORTKEY AUTO, ENCODE AUTO, BACKUP NO
         _blank(tokens, sig_idx[s], sig_idx[end - 1] + 1)
         s = end
+
+
+def _key_column(tok: Token) -> str | int:
+    """A DISTKEY/SORTKEY entry: a column name, or a CREATE TABLE AS column position (1-based)."""
+    return int(tok.text) if tok.kind == "num" else unquote_ident(tok)
 
 
 def _rewrite_expressions(tokens: list[Token]) -> None:

@@ -147,7 +147,8 @@ def test_sortkey_table_level_compound_and_default():
 def test_sortkey_column_level_and_distkey_not_indexed():
     assert _keys("create table t (a int distkey, b timestamp not null sortkey encode az64)") == [
         (0, ("t",), ("b",), False)]
-    assert _keys("create table t (a int distkey, b int) distkey (b)") == []
+    (_, key), = rewrite("create table t (a int distkey, b int) distkey (b)").sortkeys
+    assert (key.columns, key.diststyle, key.distkey, key.index_sql()) == ((), "KEY", "b", [])
 
 
 def test_sortkey_interleaved_gives_one_index_per_column():
@@ -158,10 +159,24 @@ def test_sortkey_interleaved_gives_one_index_per_column():
 
 
 def test_sortkey_auto_and_temp_tables_are_ignored():
-    assert _keys("create table t (a int) diststyle auto sortkey auto") == []
+    (_, key), = rewrite("create table t (a int) diststyle auto sortkey auto").sortkeys
+    assert (key.columns, key.diststyle, key.index_sql()) == ((), "AUTO", [])   # recorded for SVV_TABLE_INFO only
     assert _keys("create table #t (a int) sortkey (a)") == []
     assert _keys("create temp table t (a int sortkey)") == []
     assert _keys("create table t (a int)") == []
+
+
+def test_layout_of_create_table_as_by_position_and_by_name():
+    """r_CREATE_TABLE_AS: DISTKEY (1) SORTKEY (1, 3) are positions in the query's columns; the query is untouched."""
+    rw = rewrite("create table eventdistsort distkey (1) sortkey (1,3) as "
+                 "select eventid, venueid, dateid, encode(eventname, 'hex') backup from event")
+    (_, key), = rw.sortkeys
+    assert (key.columns, key.distkey, key.diststyle) == ((1, 3), 1, "KEY")
+    assert rw.sql.split(" as ", 1)[1] == "select eventid, venueid, dateid, encode(eventname, 'hex') backup from event"
+    (_, key), = rewrite("create table e (id) diststyle even as select 1").sortkeys
+    assert (key.columns, key.distkey, key.diststyle) == ((), None, "EVEN")
+    (_, key), = rewrite("create table e diststyle key distkey (x) interleaved sortkey (y, x) as select 1 x, 2 y").sortkeys
+    assert (key.columns, key.distkey, key.diststyle, key.interleaved) == (("y", "x"), "x", "KEY", True)
 
 
 def test_sortkey_quoted_and_schema_qualified_names():
