@@ -193,6 +193,79 @@ LANGUAGE sql STABLE AS $$
 SELECT d.* FROM redshift_compat.table_distribution d JOIN pg_class c ON c.oid = d.table_id AND c.relname = d.table_name
 WHERE d.table_id = tbl $$;
 
+-- MEDIAN(x) as an aggregate and as a window function (r_MEDIAN, r_WF_MEDIAN): PostgreSQL's
+-- percentile_cont is an ordered-set aggregate, never a window function, so MEDIAN is a plain
+-- aggregate here (usable with OVER) that collects the values and interpolates between the two middle
+-- ones. Return types as the pages list: integers and DECIMAL give DECIMAL, FLOAT/DOUBLE give DOUBLE,
+-- DATE a DATE, TIMESTAMP(TZ) the same type; NULLs are ignored.
+CREATE OR REPLACE FUNCTION redshift_compat._median(v numeric[]) RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT CASE WHEN n % 2 = 1 THEN s[(n + 1) / 2] ELSE trim_scale((s[n / 2] + s[n / 2 + 1]) / 2) END
+FROM (SELECT array_agg(x ORDER BY x) AS s, count(*)::integer AS n FROM unnest(v) x WHERE x IS NOT NULL) q $$;
+CREATE OR REPLACE FUNCTION redshift_compat._median(v double precision[]) RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT CASE WHEN n % 2 = 1 THEN s[(n + 1) / 2] ELSE (s[n / 2] + s[n / 2 + 1]) / 2 END
+FROM (SELECT array_agg(x ORDER BY x) AS s, count(*)::integer AS n FROM unnest(v) x WHERE x IS NOT NULL) q $$;
+CREATE OR REPLACE FUNCTION redshift_compat._median(v timestamp[]) RETURNS timestamp
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT CASE WHEN n % 2 = 1 THEN s[(n + 1) / 2] ELSE s[n / 2] + (s[n / 2 + 1] - s[n / 2]) / 2 END
+FROM (SELECT array_agg(x ORDER BY x) AS s, count(*)::integer AS n FROM unnest(v) x WHERE x IS NOT NULL) q $$;
+CREATE OR REPLACE FUNCTION redshift_compat._median(v timestamptz[]) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT CASE WHEN n % 2 = 1 THEN s[(n + 1) / 2] ELSE s[n / 2] + (s[n / 2 + 1] - s[n / 2]) / 2 END
+FROM (SELECT array_agg(x ORDER BY x) AS s, count(*)::integer AS n FROM unnest(v) x WHERE x IS NOT NULL) q $$;
+-- A date between two dates: the earlier half day is dropped (a DATE has no fraction of a day).
+CREATE OR REPLACE FUNCTION redshift_compat._median(v date[]) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT redshift_compat._median(v::timestamp[])::date $$;
+
+-- The state: the values so far (PostgreSQL refuses the polymorphic array_append as a state function).
+CREATE OR REPLACE FUNCTION redshift_compat._median_add(s numeric[], x smallint) RETURNS numeric[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT s || x::numeric $$;
+CREATE OR REPLACE FUNCTION redshift_compat._median_add(s numeric[], x integer) RETURNS numeric[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT s || x::numeric $$;
+CREATE OR REPLACE FUNCTION redshift_compat._median_add(s numeric[], x bigint) RETURNS numeric[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT s || x::numeric $$;
+CREATE OR REPLACE FUNCTION redshift_compat._median_add(s numeric[], x numeric) RETURNS numeric[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT s || x::numeric $$;
+CREATE OR REPLACE FUNCTION redshift_compat._median_add(s double precision[], x real) RETURNS double precision[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT s || x::double precision $$;
+CREATE OR REPLACE FUNCTION redshift_compat._median_add(s double precision[], x double precision) RETURNS double precision[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT s || x::double precision $$;
+CREATE OR REPLACE FUNCTION redshift_compat._median_add(s date[], x date) RETURNS date[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT s || x::date $$;
+CREATE OR REPLACE FUNCTION redshift_compat._median_add(s timestamp[], x timestamp) RETURNS timestamp[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT s || x::timestamp $$;
+CREATE OR REPLACE FUNCTION redshift_compat._median_add(s timestamptz[], x timestamptz) RETURNS timestamptz[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT s || x::timestamptz $$;
+CREATE OR REPLACE AGGREGATE redshift_compat.median(smallint) (
+    SFUNC = redshift_compat._median_add, STYPE = numeric[], FINALFUNC = redshift_compat._median, INITCOND = '{}');
+CREATE OR REPLACE AGGREGATE redshift_compat.median(integer) (
+    SFUNC = redshift_compat._median_add, STYPE = numeric[], FINALFUNC = redshift_compat._median, INITCOND = '{}');
+CREATE OR REPLACE AGGREGATE redshift_compat.median(bigint) (
+    SFUNC = redshift_compat._median_add, STYPE = numeric[], FINALFUNC = redshift_compat._median, INITCOND = '{}');
+CREATE OR REPLACE AGGREGATE redshift_compat.median(numeric) (
+    SFUNC = redshift_compat._median_add, STYPE = numeric[], FINALFUNC = redshift_compat._median, INITCOND = '{}');
+CREATE OR REPLACE AGGREGATE redshift_compat.median(real) (
+    SFUNC = redshift_compat._median_add, STYPE = double precision[], FINALFUNC = redshift_compat._median, INITCOND = '{}');
+CREATE OR REPLACE AGGREGATE redshift_compat.median(double precision) (
+    SFUNC = redshift_compat._median_add, STYPE = double precision[], FINALFUNC = redshift_compat._median, INITCOND = '{}');
+CREATE OR REPLACE AGGREGATE redshift_compat.median(date) (
+    SFUNC = redshift_compat._median_add, STYPE = date[], FINALFUNC = redshift_compat._median, INITCOND = '{}');
+CREATE OR REPLACE AGGREGATE redshift_compat.median(timestamp) (
+    SFUNC = redshift_compat._median_add, STYPE = timestamp[], FINALFUNC = redshift_compat._median, INITCOND = '{}');
+CREATE OR REPLACE AGGREGATE redshift_compat.median(timestamptz) (
+    SFUNC = redshift_compat._median_add, STYPE = timestamptz[], FINALFUNC = redshift_compat._median, INITCOND = '{}');
+
+-- LISTAGG(DISTINCT x) (r_LISTAGG, r_WF_LISTAGG): duplicates compare without trailing blanks ('a' and
+-- 'a ' are one value) and the first value encountered, in WITHIN GROUP order, is kept in its place.
+-- PostgreSQL's own DISTINCT would order by the value only and compare trailing blanks.
+CREATE OR REPLACE FUNCTION redshift_compat.first_distinct(v text[]) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT array_agg(x ORDER BY i) FROM (
+    SELECT x, i, row_number() OVER (PARTITION BY rtrim(x) ORDER BY i) AS r FROM unnest(v) WITH ORDINALITY u(x, i)
+) q WHERE r = 1 $$;
+
 -- Older versions of these views had other columns: CREATE OR REPLACE cannot change them.
 DROP VIEW IF EXISTS redshift_compat.pg_table_def;
 DROP VIEW IF EXISTS redshift_compat.svv_table_info;

@@ -45,6 +45,14 @@ DATE_PARTS = {
 CATALOG_VIEWS = {"PG_TABLE_DEF", "SVV_TABLE_INFO"}
 
 
+class Refused(Exception):
+    """Redshift refuses this statement too: the endpoint answers with this error instead of running it."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
 class Rendered:
     """Result flags of one statement's rendering."""
 
@@ -270,7 +278,10 @@ def _listagg(tokens, i, o, c, flags):
     """LISTAGG([DISTINCT] x [, 'delim']) [WITHIN GROUP (ORDER BY ...)] [OVER (PARTITION BY ...)].
 
     NULLs and empty strings are skipped and the default delimiter is empty (r_LISTAGG): an array
-    aggregate filtered on both, joined with array_to_string.
+    aggregate filtered on both, joined with array_to_string. DISTINCT keeps the first value
+    encountered in WITHIN GROUP order and ignores trailing blanks (redshift_compat.first_distinct):
+    the ORDER BY may name other columns, which PostgreSQL's DISTINCT aggregates refuse, and it also
+    works in a window.
     """
     raw = _split_args(tokens, o, c)
     if not raw or len(raw) > 2:
@@ -299,26 +310,52 @@ def _listagg(tokens, i, o, c, flags):
     if j < len(tokens) and tokens[j].upper == "OVER":
         p = _next_sig(tokens, j)
         if p < len(tokens) and tokens[p].text == "(":
-            if distinct:
-                return None  # PostgreSQL has no DISTINCT window aggregates: its own error names it
             close = _match(tokens, p)
             partition = _render(tokens[p + 1:close], flags).strip()
             # An aggregate's ORDER BY is not allowed in a window call: order the frame instead.
             window = (f" OVER ({partition}{order} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)")
             order = ""
             end = close + 1
-    agg = f"array_agg({'DISTINCT ' if distinct else ''}{expr}{order})"
+    if distinct:
+        flags.compat = True
+        agg = f"array_agg(({expr})::text{order}) FILTER (WHERE ({expr})::text <> ''){window}"
+        return f"array_to_string({SCHEMA}.first_distinct({agg}), {delim})", end
+    agg = f"array_agg({expr}{order})"
     return (f"array_to_string({agg} FILTER (WHERE ({expr})::text <> ''){window}, {delim})", end)
 
 
 def _median(tokens, i, o, c, flags):
+    """MEDIAN(x) [OVER ([PARTITION BY ...])] -> redshift_compat.median(x), an aggregate usable as a window.
+
+    r_WF_MEDIAN: "The OVER clause cannot contain a window ordering or window frame specification":
+    refused by name, as Redshift refuses it.
+    """
     args = _args_text(tokens, o, c, flags)
     if len(args) != 1:
         return None
     j = _next_sig(tokens, c)
     if j < len(tokens) and tokens[j].upper == "OVER":
-        return None  # window MEDIAN: PostgreSQL has no window percentile_cont (refused by its error)
-    return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {args[0]})", c + 1
+        p = _next_sig(tokens, j)
+        if p < len(tokens) and tokens[p].text == "(":
+            words = _top_level_words(tokens, p, _match(tokens, p))
+            if "ORDER" in words or {"ROWS", "RANGE", "GROUPS"} & words:
+                raise Refused("42601", "MEDIAN window function: the OVER clause cannot contain a window ordering "
+                                       "or window frame specification, only PARTITION BY")
+    flags.compat = True
+    return f"{SCHEMA}.median({args[0]})", c + 1
+
+
+def _top_level_words(tokens: list[Token], open_i: int, close_i: int) -> set[str]:
+    """The words directly inside the parentheses open_i..close_i (not in nested ones)."""
+    words, depth = set(), 0
+    for t in tokens[open_i + 1:close_i]:
+        if t.kind == "punct" and t.text in "([":
+            depth += 1
+        elif t.kind == "punct" and t.text in ")]":
+            depth -= 1
+        elif depth == 0 and t.kind == "word":
+            words.add(t.upper)
+    return words
 
 
 CALLS: dict[str, Handler] = {

@@ -187,7 +187,12 @@ def _rewrite_statement(tokens: list[Token], result: Rewritten) -> str:
         _note_search_path(sig, result)
     _rewrite_expressions(tokens)
     flags = functions.Rendered()
-    text = functions.render(tokens, flags)
+    try:
+        text = functions.render(tokens, flags)
+    except functions.Refused as e:
+        # Redshift refuses it too: answer with its error rather than run something else.
+        semicolon = ";" if sig[-1].text == ";" else ""
+        return f"{join(tokens[: sig_idx[0]])}{unload.error_statement(str(e), e.code)}{semicolon}"
     result.compat = result.compat or flags.compat
     return text
 
