@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from redshift_endpoint import unload
 from redshift_endpoint.copy_parse import is_s3_copy, parse_copy, refusal_sql
 from redshift_endpoint.copy_spec import CopySpec, CopySyntaxError
-from redshift_endpoint.sql import functions
+from redshift_endpoint.sql import functions, lateral_alias
 from redshift_endpoint.tokens import Token, join, split_statements, string_value, tokenize, unquote_ident
 
 _TABLE_ATTRS = {"DISTSTYLE", "DISTKEY", "SORTKEY", "COMPOUND", "INTERLEAVED", "ENCODE", "BACKUP"}
@@ -124,17 +124,22 @@ class Rewritten:
     # (k, spec): the k-th statement is an UNLOAD, sent as COPY ... TO STDOUT (unload.py).
     unloads: list[tuple[int, unload.UnloadSpec]] = field(default_factory=list)
     ordinal: int = 0                   # the statement being rewritten (counts results)
+    # Lateral column alias references (lateral_alias.py): the tables whose columns the rewrite needs
+    # (the relay looks them up and rewrites again with ``lateral_columns``).
+    lateral_tables: list[tuple[str, ...]] = field(default_factory=list)
+    lateral_columns: lateral_alias.Columns | None = None
 
 
-def rewrite(sql: str, binary: Sequence[bool] = ()) -> Rewritten:
+def rewrite(sql: str, binary: Sequence[bool] = (), columns: lateral_alias.Columns | None = None) -> Rewritten:
     """Rewrite one Query/Parse text (possibly several statements).
 
     ``binary[k]`` makes the k-th S3 COPY read ``FORMAT binary`` instead of csv (the relay decides
-    that from the target's column types, then rewrites the text again).
+    that from the target's column types, then rewrites the text again). ``columns``: the columns of
+    the tables a lateral column alias reference needs (``Rewritten.lateral_tables``).
     """
-    if not _MAYBE_REDSHIFT.search(sql):
+    if not _MAYBE_REDSHIFT.search(sql) and not _SELECT.search(sql):
         return Rewritten(sql, False)  # fast path: nothing Redshift-specific can be in there
-    result = Rewritten(sql, False, binary=tuple(binary))
+    result = Rewritten(sql, False, binary=tuple(binary), lateral_columns=columns)
     out = []
     ordinal = 0
     for stmt in split_statements(tokenize(sql)):
@@ -163,6 +168,10 @@ _MAYBE_REDSHIFT = re.compile(
 )
 
 
+# A SELECT list may refer to its own aliases (lateral_alias.py) without any Redshift-only word.
+_SELECT = re.compile(r"\bSELECT\b", re.IGNORECASE)
+
+
 def _sig(tokens: list[Token]) -> list[int]:
     return [i for i, t in enumerate(tokens) if t.significant]
 
@@ -185,9 +194,11 @@ def _rewrite_statement(tokens: list[Token], result: Rewritten) -> str:
         result.dropped.extend(_hash_name(t) if t.text.startswith("#") else unquote_ident(t) for t in names)
     elif first in ("SET", "RESET"):
         _note_search_path(sig, result)
-    _rewrite_expressions(tokens)
     flags = functions.Rendered()
     try:
+        if any(t.upper == "SELECT" for t in sig):
+            result.lateral_tables.extend(lateral_alias.resolve(tokens, result.lateral_columns))
+        _rewrite_expressions(tokens)
         text = functions.render(tokens, flags)
     except functions.Refused as e:
         # Redshift refuses it too: answer with its error rather than run something else.

@@ -1,4 +1,4 @@
-"""Redshift SELECT forms PostgreSQL lacks: window MEDIAN, LISTAGG DISTINCT ordered by other columns.
+"""Redshift SELECT forms PostgreSQL lacks: lateral column aliases, window MEDIAN, LISTAGG DISTINCT.
 
 The unit tests check the rewrite rules; the integration tests run each page's example through the real
 endpoint in front of real PostgreSQL and compare with the page's result
@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from redshift_endpoint.sql.translate import rewrite
+from tests.endpoint.endpoint_helpers import unique
 from tests.endpoint.test_sql_compat import WINSALES
 
 
@@ -29,6 +30,55 @@ def rows(conn, sql):
 
 
 # ---------------------------------------------------------------- rewrite rules (no server)
+_LATERAL = "https://docs.aws.amazon.com/redshift/latest/dg/r_SELECT_list.html"
+_RAW_DATA = "select clicks / impressions as probability, round(100 * probability, 1) as percentage from raw_data"
+
+
+def test_lateral_alias_needs_the_from_columns_first():
+    """r_SELECT_list: whether "probability" is a column of raw_data decides; the rewrite asks for its columns."""
+    rw = rewrite(_RAW_DATA)
+    assert rw.lateral_tables == [("raw_data",)]
+    assert not rewrite("select clicks / impressions as probability from raw_data").lateral_tables
+
+
+def test_lateral_alias_is_inlined_unless_the_from_clause_has_that_column():
+    """r_SELECT_list: the alias is inlined; a FROM column of the same name takes priority."""
+    rw = rewrite(_RAW_DATA, columns={("raw_data",): ["clicks", "impressions"]})
+    assert rw.sql == ("select clicks / impressions as probability, round(100 * (clicks / impressions), 1) "
+                      "as percentage from raw_data")
+    rw = rewrite(_RAW_DATA, columns={("raw_data",): ["clicks", "impressions", "probability"]})
+    assert rw.sql == _RAW_DATA
+
+
+def test_lateral_alias_chains_bare_aliases_and_subquery_columns():
+    """r_SELECT_list: each alias is known right after its definition, so aliases chain left to right."""
+    assert rewrite("select 1 as a, a + 1 b, b * 2 as c, c").sql == "select 1 as a, (1) + 1 b, ((1) + 1) * 2 as c, (((1) + 1) * 2)"
+    assert rewrite("select n * 2 as d, d + 1 from (select 1 as n) s").sql == "select n * 2 as d, (n * 2) + 1 from (select 1 as n) s"
+    assert rewrite("select n * 2 as n2, n2 from (select 1 as n, 5 as n2) s").sql == (
+        "select n * 2 as n2, n2 from (select 1 as n, 5 as n2) s")   # the subquery's column wins
+    assert rewrite("with c (k) as (select 1) select k + 1 as z, z * 2 from c").sql == (
+        "with c (k) as (select 1) select k + 1 as z, (k + 1) * 2 from c")
+
+
+def test_lateral_alias_leaves_qualified_names_calls_and_subqueries_alone():
+    """Only a bare name is an alias reference: t.x, x(...) and names inside a subquery are not."""
+    columns = {("t",): ["a"]}
+    for sql in ("select a as x, t.x from t", "select a as lower, lower(a) from t",
+                "select a as x, (select x from u) from t", "select a as x from t where x > 1"):
+        assert rewrite(sql, columns=columns).sql == sql
+
+
+def test_lateral_alias_refuses_what_it_cannot_tell():
+    """A FROM item of unknown columns, or an alias defined twice, is refused by name rather than guessed."""
+    rw = rewrite("select a as x, x + 1 from generate_series(1, 3) a")
+    assert "ERRCODE = '0A000'" in rw.sql
+    assert 'lateral column alias reference "x"' in rw.sql and "generate_series" in rw.sql
+    rw = rewrite("select a as x, x + 1 from (select * from t) s")
+    assert 'lateral column alias reference "x"' in rw.sql and "subquery selecting *" in rw.sql
+    rw = rewrite("select 1 as x, 2 as x, x + 1")
+    assert "ERRCODE = '42702'" in rw.sql and "is ambiguous" in rw.sql
+
+
 def test_median_window_uses_the_compat_aggregate():
     """r_WF_MEDIAN: MEDIAN ( median_expression ) OVER ( [ PARTITION BY partition_expression ] )."""
     rw = rewrite("select median(qty) over (partition by sellerid), median(qty) over () from winsales")
@@ -63,6 +113,66 @@ def test_listagg_distinct_keeps_the_first_value_in_group_order():
 
 
 # ---------------------------------------------------------------- through the endpoint
+@pytest.mark.integration
+def test_lateral_alias_example(conn):
+    """r_SELECT_list: "select clicks / impressions as probability, round(100 * probability, 1) as percentage".
+
+    The alias is recognized right after it is defined in the target list; a column of raw_data with the
+    alias's name takes priority over it. https://docs.aws.amazon.com/redshift/latest/dg/r_SELECT_list.html
+    """
+    schema = unique("lca")
+    conn.execute(f"create schema {schema}")
+    conn.execute(f"set search_path to {schema}")
+    conn.execute("create table raw_data (clicks numeric(10, 2), impressions numeric(10, 2))")
+    conn.execute("insert into raw_data values (1, 4), (3, 8)")
+    assert [(float(p), pct) for p, pct in rows(conn, _RAW_DATA + " order by 1")] == [
+        (0.25, Decimal("25.0")), (0.375, Decimal("37.5"))]
+    conn.execute("alter table raw_data add column probability numeric(10, 2) default 0.5")
+    assert [(float(p), pct) for p, pct in rows(conn, _RAW_DATA + " order by 1")] == [
+        (0.25, Decimal("50.0")), (0.375, Decimal("50.0"))]
+
+
+@pytest.mark.integration
+def test_lateral_alias_on_a_temporary_table(conn):
+    """r_SELECT_list: a temporary table's columns (the endpoint's own connection cannot see them) decide too.
+
+    https://docs.aws.amazon.com/redshift/latest/dg/r_SELECT_list.html
+    """
+    conn.execute("create temp table t_lca (a int, x int)")
+    conn.execute("insert into t_lca values (2, 100)")
+    assert rows(conn, "select a * 10 as x, x + 1 as y, a * 3 as z, z + 1 from t_lca") == [(20, 101, 6, 7)]
+
+
+@pytest.mark.integration
+def test_lateral_alias_on_a_committed_table_and_the_search_path(endpoint, pg_server):
+    """r_SELECT_list: the FROM columns come from the catalog, on the client's search_path.
+
+    https://docs.aws.amazon.com/redshift/latest/dg/r_SELECT_list.html
+    """
+    schema = unique("lca")
+    with psycopg.connect(pg_server.dsn(), autocommit=True) as c:
+        c.execute(f"create schema {schema}")
+        c.execute(f"create table {schema}.plays (ms bigint, secs int)")
+        c.execute(f"insert into {schema}.plays values (90000, 7)")
+    with psycopg.connect(endpoint.dsn(), autocommit=True, connect_timeout=10) as c:
+        c.execute(f"set search_path to {schema}")
+        # secs is a column: it wins over the alias; minutes is not: the alias is inlined.
+        assert c.execute("select ms / 1000 as secs, secs * 2 as twice, ms / 60000.0 as minutes, "
+                         "round(minutes, 1) from plays").fetchall() == [(90, 14, Decimal("1.5000000000000000"),
+                                                                         Decimal("1.5"))]
+
+
+@pytest.mark.integration
+def test_lateral_alias_through_redshift_connector(rs):
+    """The extended protocol (redshift_connector's named statements) gets the same rewrite.
+
+    https://docs.aws.amazon.com/redshift/latest/dg/r_SELECT_list.html
+    """
+    cur = rs.cursor()
+    cur.execute("select 6 as a, a * 7 as b, b + 0 as c")
+    assert [list(r) for r in cur.fetchall()] == [[6, 42, 42]]
+
+
 @pytest.mark.integration
 def test_median_window_example(conn):
     """r_WF_MEDIAN: "select sellerid, qty, median(qty) over (partition by sellerid) from winsales".
