@@ -5,7 +5,7 @@
 -- Created by compat_schema.py over the endpoint's own connection (the database owner is enough: no
 -- superuser needed), in one transaction under an advisory lock; the schema comment carries the
 -- version so an unchanged schema is not re-created. Simple rewrites (NVL, NVL2, DECODE, LEN,
--- CHARINDEX, LISTAGG, MEDIAN, TOP, ...) need nothing here: see functions.py.
+-- CHARINDEX, LISTAGG, TOP, ...) need nothing here: see functions.py.
 
 CREATE SCHEMA IF NOT EXISTS redshift_compat;
 GRANT USAGE ON SCHEMA redshift_compat TO PUBLIC;

@@ -3,7 +3,7 @@
 Works on the tokens of one statement (tokens.py: quotes, dollar quotes and comments are single
 tokens, so nothing inside a literal or comment is touched). Calls are rewritten inside out: the
 arguments of a call are rendered first, so ``NVL(DECODE(a, 1, 'x'), LEN(b))`` comes out whole.
-Either a plain rewrite (NVL -> COALESCE, LEN -> length, MEDIAN -> percentile_cont, ...) or a call of
+Either a plain rewrite (NVL -> COALESCE, LEN -> length, ...) or a call of
 the ``redshift_compat`` schema (compat_schema.py / compat_schema.sql), qualified so the client's search_path
 does not matter. The redshift_endpoint/docs/sql-compat.md table lists every rule and its documentation page.
 """

@@ -13,7 +13,9 @@ Statements without Redshift-only syntax come back byte for byte. Rewrites:
 * COPY t FROM 's3://...' -> COPY t [(cols)] FROM STDIN WITH (FORMAT csv|binary); the relay feeds the rows.
 
 A removed SORTKEY is reported (``Rewritten.sortkeys``): once the CREATE is committed the relay has a
-plain B-tree index built on those columns, PostgreSQL's stand-in for Redshift's zone-map pruning.
+plain B-tree index built on those columns, PostgreSQL's stand-in for Redshift's zone-map pruning, and
+records DISTSTYLE / DISTKEY for the catalog views. A SELECT list's references to its own aliases go to
+lateral_alias.py, which may ask for the FROM tables' columns (``Rewritten.lateral_tables``).
 """
 
 from __future__ import annotations
