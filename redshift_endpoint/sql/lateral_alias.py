@@ -35,6 +35,9 @@ _NOT_REFERENCE = _NOT_ALIAS | {"CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAM
                                "DOUBLE", "PRECISION", "BOOLEAN", "NULLS", "FIRST", "LAST", "GROUP", "WITH"}
 
 
+_DATE_PART_CALLS = {"EXTRACT", "DATEADD", "DATEDIFF", "DATE_PART", "DATEPART", "PGDATE_PART", "DATE_TRUNC"}
+
+
 class _Unknown(Exception):
     """A FROM item whose columns the rewrite cannot tell."""
 
@@ -142,8 +145,11 @@ def _references(tokens: list[Token], expr: list[int], names: set[str]) -> list[i
             continue
         before = tokens[expr[n - 1]] if n else None
         after = tokens[expr[n + 1]] if n + 1 < len(expr) else None
-        if (before is not None and before.text in (".", ":")) or (after is not None and after.text in (".", "(")):
-            continue
+        if (before is not None and (before.text in (".", ":") or before.upper == "AS")) \
+                or (after is not None and after.text in (".", "(")):
+            continue   # t.x, x::type, CAST(y AS x), x(...) are no references
+        if n >= 2 and before is not None and before.text == "(" and tokens[expr[n - 2]].upper in _DATE_PART_CALLS:
+            continue   # DATEADD(day, ...), EXTRACT(hour FROM ...): a date part, whatever an alias is called
         if unquote_ident(t) in names:
             found.append(i)
     return found

@@ -61,11 +61,15 @@ def test_lateral_alias_chains_bare_aliases_and_subquery_columns():
 
 
 def test_lateral_alias_leaves_qualified_names_calls_and_subqueries_alone():
-    """Only a bare name is an alias reference: t.x, x(...) and names inside a subquery are not."""
+    """Only a bare name is an alias reference: t.x, x(...), date parts, types and names in a subquery are not."""
     columns = {("t",): ["a"]}
     for sql in ("select a as x, t.x from t", "select a as lower, lower(a) from t",
-                "select a as x, (select x from u) from t", "select a as x from t where x > 1"):
-        assert rewrite(sql, columns=columns).sql == sql
+                "select a as x, (select x from u) from t", "select a as x from t where x > 1",
+                "select a as hour, extract(hour from a), dateadd(hour, 1, a), date_part(hour, a) from t",
+                "select a as int, cast(a as int), a::int from t"):
+        # Same text as when every name is a column of t (nothing to inline), Redshift functions rewritten alike.
+        assert rewrite(sql, columns=columns).sql == rewrite(sql, columns={("t",): ["a", "x", "lower", "hour",
+                                                                                   "int"]}).sql
 
 
 def test_lateral_alias_refuses_what_it_cannot_tell():
