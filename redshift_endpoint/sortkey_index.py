@@ -62,8 +62,8 @@ class SortKeyIndexer:
         for key in dict.fromkeys(keys):  # the same CREATE twice in a transaction: once
             try:
                 key = await self._resolve_and_record(dbname, user, key)
-            except Exception as e:  # noqa: BLE001 - the catalog views' record: never fail a client
-                log.warning("could not record the layout of %s: %s", key.regclass, e)
+            except Exception as e:  # noqa: BLE001 - e.g. a CTAS key position past its columns: never fail a client
+                log.warning("could not resolve the sort key of %s: %s", key.regclass, e)
                 continue
             for (name, cols), statement in zip(key.indexes(), key.index_sql(), strict=True):
                 try:
@@ -96,9 +96,12 @@ class SortKeyIndexer:
                     key, columns=tuple(name_of(c) for c in key.columns),
                     distkey=None if key.distkey is None else name_of(key.distkey))
                 if key.diststyle is not None:
-                    await compat_schema.install(conn)
-                    await conn.execute("SELECT redshift_compat.record_distribution(to_regclass(%s), %s, %s)",
-                                       (key.regclass, resolved.diststyle, resolved.distkey))
+                    try:
+                        await compat_schema.install(conn)
+                        await conn.execute("SELECT redshift_compat.record_distribution(to_regclass(%s), %s, %s)",
+                                           (key.regclass, resolved.diststyle, resolved.distkey))
+                    except psycopg.Error as e:  # the sort key's index is still built
+                        log.warning("could not record the distribution of %s: %s", key.regclass, e)
                 return resolved
             finally:
                 await conn.execute("RESET search_path")
