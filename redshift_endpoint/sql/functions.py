@@ -58,6 +58,7 @@ class Rendered:
 
     def __init__(self) -> None:
         self.compat = False     # uses the redshift_compat schema: it must exist first
+        self.listagg_order: str | None = None   # the first LISTAGG's WITHIN GROUP (ORDER BY ...), normalised
 
 
 # A statement without any of these words has nothing for this module (most DDL and DML).
@@ -305,6 +306,12 @@ def _listagg(tokens, i, o, c, flags):
             inner = _render(tokens[p + 1:close], flags).strip()
             order = " " + inner                      # "ORDER BY ..."
             end = close + 1
+            # r_LISTAGG: "each WITHIN GROUP clause must use the same ORDER BY values".
+            same = " ".join(inner.lower().split())
+            if flags.listagg_order is not None and flags.listagg_order != same:
+                raise Refused("0A000", "LISTAGG: each WITHIN GROUP clause of a statement must use the same "
+                                       f"ORDER BY values ({flags.listagg_order} and {same})")
+            flags.listagg_order = same
     window = ""
     j = _next_sig(tokens, end - 1)
     if j < len(tokens) and tokens[j].upper == "OVER":

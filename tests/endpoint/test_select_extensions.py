@@ -116,6 +116,17 @@ def test_listagg_distinct_keeps_the_first_value_in_group_order():
         "OVER (partition by z order by y ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)), '') from t")
 
 
+def test_listagg_within_group_orders_must_agree():
+    """r_LISTAGG: "each WITHIN GROUP clause must use the same ORDER BY values"; the page's three statements."""
+    refused = rewrite("SELECT LISTAGG(sellerid) WITHIN GROUP (ORDER BY dateid) AS sellers, "
+                      "LISTAGG(dateid) WITHIN GROUP (ORDER BY sellerid) AS dates FROM sales;").sql
+    assert refused.startswith("DO $redshift_unload$") and "same ORDER BY values" in refused
+    for ok in ("SELECT LISTAGG(sellerid) WITHIN GROUP (ORDER BY dateid) AS sellers, "
+               "LISTAGG(dateid) WITHIN GROUP (ORDER BY dateid) AS dates FROM sales;",
+               "SELECT LISTAGG(sellerid) WITHIN GROUP (ORDER BY dateid) AS sellers, LISTAGG(dateid) AS dates FROM sales;"):
+        assert "array_to_string" in rewrite(ok).sql
+
+
 # ---------------------------------------------------------------- through the endpoint
 @pytest.mark.integration
 def test_lateral_alias_example(conn):
@@ -245,3 +256,18 @@ def test_listagg_distinct_window(conn):
                      "over (partition by buyerid) from winsales order by buyerid")
     by_buyer = {b.strip(): v for b, v in got}
     assert by_buyer == {"a": "1,4", "b": "2,3", "c": "1,2,3"}
+
+
+@pytest.mark.integration
+def test_listagg_with_two_different_within_group_orders_is_refused(conn):
+    """r_LISTAGG: "each WITHIN GROUP clause must use the same ORDER BY values" (the page's failing statement).
+
+    https://docs.aws.amazon.com/redshift/latest/dg/r_LISTAGG.html
+    """
+    conn.execute("create temp table sales (sellerid int, dateid int)")
+    conn.execute("insert into sales values (2, 10), (1, 20)")
+    with pytest.raises(psycopg.errors.FeatureNotSupported, match="same ORDER BY values"):
+        conn.execute("SELECT LISTAGG(sellerid) WITHIN GROUP (ORDER BY dateid) AS sellers, "
+                     "LISTAGG(dateid) WITHIN GROUP (ORDER BY sellerid) AS dates FROM sales")
+    assert rows(conn, "SELECT LISTAGG(sellerid) WITHIN GROUP (ORDER BY dateid) AS sellers, "
+                      "LISTAGG(dateid) WITHIN GROUP (ORDER BY dateid) AS dates FROM sales") == [("21", "1020")]
