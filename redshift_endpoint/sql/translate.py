@@ -53,6 +53,8 @@ class TableDef:
     interleaved: bool = False
     diststyle: str | None = None       # DISTSTYLE AUTO|EVEN|ALL|KEY as written (KEY when only DISTKEY is)
     distkey: str | int | None = None   # DISTKEY column (a CTAS may give its position)
+    layout_declared: bool = False      # any DISTSTYLE / DISTKEY / SORTKEY written (AUTO included)
+    inherit: list[str] | None = None   # CTAS of a simple SELECT from this table: its keys (r_CTAS_usage_notes)
 
     @property
     def key(self) -> str:
@@ -78,6 +80,7 @@ class SortKey:
     search_path: str | None = None     # the client's SET search_path, to resolve an unqualified name
     diststyle: str | None = None       # AUTO, EVEN, ALL, KEY (None: not given, Redshift's AUTO)
     distkey: str | int | None = None
+    inherit: tuple[str, ...] | None = None   # take the sort and distribution keys of this table
 
     @property
     def regclass(self) -> str:
@@ -149,10 +152,11 @@ def rewrite(sql: str, binary: Sequence[bool] = (), columns: lateral_alias.Column
         result.ordinal = ordinal
         out.append(_rewrite_statement(stmt, result))
         for table in result.tables[n_tables:]:
-            if (table.sortkey or table.diststyle) and not table.temp:
+            if (table.sortkey or table.diststyle or table.inherit) and not table.temp:
                 result.sortkeys.append((ordinal, SortKey(tuple(table.parts), tuple(table.sortkey),
                                                          table.interleaved, diststyle=table.diststyle,
-                                                         distkey=table.distkey)))
+                                                         distkey=table.distkey,
+                                                         inherit=tuple(table.inherit) if table.inherit else None)))
         if any(t.significant and t.text != ";" for t in stmt):
             ordinal += 1
     new = "".join(out)
@@ -338,11 +342,14 @@ def _rewrite_create(tokens: list[Token], sig_idx: list[int], result: Rewritten) 
         tokens[sig_idx[name_start - 1]] = Token("word", "TEMP TABLE")
     table = TableDef(parts, temp=temp or parts[-1].startswith("#"))
     result.tables.append(table)
-    if s < len(sig) and sig[s].text == "(":
+    column_list = s < len(sig) and sig[s].text == "("
+    if column_list:
         close = _match_paren(tokens, sig_idx, s)
         _rewrite_column_list(tokens, sig_idx, s, close, table)
         s = close + 1
-    _strip_table_attributes(tokens, sig_idx, s, table)
+    query_at = _strip_table_attributes(tokens, sig_idx, s, table)
+    if query_at is not None and not column_list and not table.layout_declared:
+        table.inherit = _single_source(sig[query_at + 1:])
 
 
 def _rewrite_column_list(tokens: list[Token], sig_idx: list[int], open_s: int, close_s: int,
@@ -482,20 +489,23 @@ def _rewrite_column(tokens: list[Token], sig_idx: list[int], a: int, b: int, tab
             k += 1
 
 
-def _strip_table_attributes(tokens: list[Token], sig_idx: list[int], s: int, table: TableDef) -> None:
+def _strip_table_attributes(tokens: list[Token], sig_idx: list[int], s: int, table: TableDef) -> int | None:
     """Remove DISTSTYLE x, DISTKEY(c), [COMPOUND|INTERLEAVED] SORTKEY(c,...)|AUTO, ENCODE AUTO, BACKUP x.
 
     The columns of a SORTKEY (...) go to ``table.sortkey``, DISTSTYLE and DISTKEY to ``table.diststyle`` /
-    ``table.distkey``; a CREATE TABLE AS may give positions (numbers) instead of names.
+    ``table.distkey``; a CREATE TABLE AS may give positions (numbers) instead of names. Returns the sig
+    position of a CREATE TABLE AS's ``AS`` (None: no query).
     """
     sig = [tokens[i] for i in sig_idx]
     while s < len(sig):
         word = sig[s].upper
         if word == "AS":
-            return  # CREATE TABLE AS: the query is not ours to touch
+            return s  # CREATE TABLE AS: the query is not ours to touch
         if word not in _TABLE_ATTRS:
             s += 1
             continue
+        if word not in ("ENCODE", "BACKUP"):
+            table.layout_declared = True
         end = s + 1
         if word in ("COMPOUND", "INTERLEAVED") and end < len(sig) and sig[end].upper == "SORTKEY":
             end += 1
@@ -515,6 +525,42 @@ def _strip_table_attributes(tokens: list[Token], sig_idx: list[int], s: int, tab
             end += 1  # DISTSTYLE EVEN, SORTKEY AUTO, ENCODE AUTO, BACKUP NO
         _blank(tokens, sig_idx[s], sig_idx[end - 1] + 1)
         s = end
+    return None
+
+
+# A query that is more than a plain scan of one table: CTAS then chooses keys from the plan instead.
+_NOT_SIMPLE = {"JOIN", "GROUP", "ORDER", "LIMIT", "OFFSET", "UNION", "INTERSECT", "EXCEPT", "HAVING", "TOP",
+               "DISTINCT", "WINDOW", "QUALIFY", "FETCH", "WITH"}
+
+
+def _single_source(query: list[Token]) -> list[str] | None:
+    """The table of ``SELECT ... FROM t [[AS] a] [WHERE ...]`` (r_CTAS_usage_notes: "a simple select operation
+    from a single table, without a limit clause, order by clause, or group by clause"), else None."""
+    if not query or query[0].upper != "SELECT":
+        return None
+    depth, k, source = 0, 1, None
+    while k < len(query):
+        t = query[k]
+        if t.text == "(":
+            depth += 1
+        elif t.text == ")":
+            depth -= 1
+        elif depth == 0 and (t.upper in _NOT_SIMPLE or (source is not None and t.text == ",")):
+            return None
+        elif depth == 0 and t.upper == "FROM" and source is None:
+            parts = []
+            k += 1
+            while k < len(query) and query[k].kind in ("word", "qident"):
+                parts.append(unquote_ident(query[k]))
+                if k + 1 < len(query) and query[k + 1].text == ".":
+                    k += 2
+                else:
+                    break
+            if not parts or parts[-1].startswith("#"):
+                return None
+            source = parts
+        k += 1
+    return source
 
 
 def _key_column(tok: Token) -> str | int:

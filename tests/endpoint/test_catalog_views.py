@@ -74,6 +74,25 @@ def test_ctas_keys_by_position(conn):
     assert conn.execute("select count(*) from eventdistsort").fetchone() == (2,)
 
 
+def test_ctas_of_a_plain_select_inherits_the_keys(conn):
+    """r_CTAS_examples: ``create table event_backup as select * from event`` "inherits the distribution and sort
+    keys from the EVENT table": dateid sortkey 1, eventid distkey true, every other column 0 / false.
+
+    A join (or GROUP BY, ORDER BY, LIMIT) makes Redshift choose from the query plan instead: nothing inherited.
+    https://docs.aws.amazon.com/redshift/latest/dg/r_CTAS_examples.html
+    """
+    _event_table(conn)
+    layout = ('select "column", distkey, sortkey from pg_table_def where tablename = \'{}\' '
+              'and (distkey or sortkey <> 0) order by 1')
+    keys = [("dateid", False, 1), ("eventid", True, 0)]
+    assert _wait_rows(conn, layout.format("event"), keys) == keys   # the source's own layout is recorded first
+    conn.execute("create table event_backup as select * from event")
+    assert _wait_rows(conn, layout.format("event_backup"), keys) == keys
+    conn.execute("create table event_joined as select e.* from event e join event f using (eventid)")
+    time.sleep(1)   # a wrong inheritance would be recorded in the background
+    assert conn.execute(layout.format("event_joined")).fetchall() == []
+
+
 def test_ctas_diststyle_even_has_no_sort_key(conn):
     """r_CTAS_examples: ``diststyle even`` as select: EVEN, and no column in a sort key or distribution key.
 

@@ -179,6 +179,20 @@ def test_layout_of_create_table_as_by_position_and_by_name():
     assert (key.columns, key.distkey, key.diststyle, key.interleaved) == (("y", "x"), "x", "KEY", True)
 
 
+def test_create_table_as_of_a_plain_select_inherits_only_without_declared_keys():
+    """r_CTAS_usage_notes: a simple select from a single table, without LIMIT, ORDER BY or GROUP BY, keeps its keys."""
+    def inherit(sql):
+        return [key.inherit for _, key in rewrite(sql).sortkeys]
+    assert inherit("create table event_backup as select * from event") == [("event",)]
+    assert inherit("create table b as select a, b from dw.event e where a > 1") == [("dw", "event")]
+    for sql in ("create table b as select a from event join x using (a)", "create table b as select a from event, x",
+                "create table b as select a from event order by a", "create table b as select a from event limit 3",
+                "create table b as select a, count(*) from event group by a", "create table b (x) as select a from event",
+                "create table b as select a from (select 1 a) s", "create temp table b as select * from event"):
+        assert inherit(sql) == [], sql
+    assert inherit("create table b diststyle even as select * from event") == [None]   # declared: nothing inherited
+
+
 def test_sortkey_quoted_and_schema_qualified_names():
     (_, key), = rewrite('CREATE TABLE IF NOT EXISTS Dw."Time" ("Start" timestamp, b int) SORTKEY ("Start", B)').sortkeys
     assert (key.table, key.columns) == (("dw", "Time"), ("Start", "b"))
