@@ -56,8 +56,8 @@ SELECT (CASE redshift_compat.datepart(part)
                       - (extract(year FROM a) * 4 + extract(quarter FROM a))
     WHEN 'month' THEN (extract(year FROM b) * 12 + extract(month FROM b))
                     - (extract(year FROM a) * 12 + extract(month FROM a))
-    WHEN 'week' THEN (date_trunc('week', b)::date - date_trunc('week', a)::date) / 7
-    WHEN 'day' THEN b::date - a::date
+    WHEN 'week' THEN (date_trunc('week', b)::pg_catalog.date - date_trunc('week', a)::pg_catalog.date) / 7
+    WHEN 'day' THEN b::pg_catalog.date - a::pg_catalog.date
     WHEN 'hour' THEN extract(epoch FROM date_trunc('hour', b) - date_trunc('hour', a)) / 3600
     WHEN 'minute' THEN extract(epoch FROM date_trunc('minute', b) - date_trunc('minute', a)) / 60
     WHEN 'second' THEN extract(epoch FROM date_trunc('second', b) - date_trunc('second', a))
@@ -75,7 +75,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT redshift_compat.datediff(part,
 
 CREATE OR REPLACE FUNCTION redshift_compat.datediff(part text, a time, b time) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-SELECT redshift_compat.datediff(part, date '2000-01-01' + a, date '2000-01-01' + b) $$;
+SELECT redshift_compat.datediff(part, pg_catalog.date '2000-01-01' + a, pg_catalog.date '2000-01-01' + b) $$;
 
 -- DATEADD(part, n, value) (r_DATEADD_function): a date or timestamp gives a TIMESTAMP, a time a TIME
 -- (wrapping past midnight); months past the end of the shorter month stop at its last day.
@@ -111,10 +111,11 @@ CREATE OR REPLACE FUNCTION redshift_compat.dateadd(part text, n bigint, t timetz
 LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT (t + redshift_compat.interval_of(part, n)) AT TIME ZONE 'UTC' $$;
 
 -- TRUNC(timestamp) returns a date (r_TRUNC_date); the numeric forms behave as PostgreSQL's.
+-- (pg_catalog.date: a session's temp table named "date", like TICKIT's, would shadow the type.)
 CREATE OR REPLACE FUNCTION redshift_compat.trunc(ts timestamp) RETURNS date
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT ts::date $$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT ts::pg_catalog.date $$;
 CREATE OR REPLACE FUNCTION redshift_compat.trunc(ts timestamptz) RETURNS date
-LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT ts::date $$;
+LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT ts::pg_catalog.date $$;
 CREATE OR REPLACE FUNCTION redshift_compat.trunc(x double precision) RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT pg_catalog.trunc(x) $$;
 CREATE OR REPLACE FUNCTION redshift_compat.trunc(x numeric) RETURNS numeric
