@@ -495,8 +495,10 @@ def _regexp(name: str, arity: tuple[int, int], escaped: tuple[int, ...]) -> Hand
     return handler
 
 
-# COLLATE names Redshift has -> PostgreSQL's: case_sensitive is the database's own (binary) order.
-_COLLATIONS = {"case_insensitive": f"{SCHEMA}.case_insensitive", "case_sensitive": 'pg_catalog."default"'}
+# COLLATE names Redshift has -> PostgreSQL's. case_sensitive is Redshift's binary UTF-8 order
+# (c_collation_sequences), "C"; a named collation rather than the default one, so comparing it with a
+# case_insensitive value fails as in Redshift instead of taking the case-insensitive side.
+_COLLATIONS = {"case_insensitive": f"{SCHEMA}.case_insensitive", "case_sensitive": 'pg_catalog."C"'}
 
 
 def _collate(tokens, i, o, c, flags):
