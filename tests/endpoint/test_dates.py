@@ -15,7 +15,7 @@ import redshift_connector
 
 pytestmark = pytest.mark.integration
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.fixture
