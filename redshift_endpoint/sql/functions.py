@@ -68,7 +68,10 @@ _WORDS = re.compile(r"\b(?:" + "|".join(sorted(set(CALLS_NAMES))) + r"|APPROXIMA
 
 
 def render(tokens: list[Token], flags: Rendered) -> str:
-    """The statement's text with every Redshift-only call, clause and catalog name rewritten."""
+    """The statement's text with every Redshift-only call, clause and catalog name rewritten.
+
+    Raises ``Refused`` for a call Redshift refuses (the caller sends ``refusal_statement`` instead).
+    """
     text = join(tokens)
     if not _WORDS.search(text):
         return text
@@ -76,11 +79,7 @@ def render(tokens: list[Token], flags: Rendered) -> str:
     merged = _merge_remove_duplicates(tokens)
     if merged is not None:
         return merged
-    try:
-        return _render(tokens, flags)
-    except Refused as e:
-        semicolon = ";" if any(t.text == ";" for t in tokens if t.significant) else ""
-        return refusal_statement(e.code, e.message) + semicolon
+    return _render(tokens, flags)
 
 
 def refusal_statement(code: str, message: str) -> str:

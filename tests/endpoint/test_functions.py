@@ -145,6 +145,12 @@ def test_refused_calls_replace_the_whole_statement(text):
     rw = rewrite(text)
     assert rw.sql.startswith("DO $redshift_refused$ BEGIN RAISE EXCEPTION") and "select" not in rw.sql
     assert rw.sql.endswith(";") == text.endswith(";")
+    assert rw.refusals and rw.refusals[0].code in ("42883", "0A000")
+
+
+def test_a_refused_call_inside_unload_refuses_the_unload():
+    rw = rewrite("unload ('select concat(a, b, c) from t') to 's3://b/p' iam_role 'arn:aws:iam::1:role/r'")
+    assert "CONCAT takes exactly two" in rw.sql and "iam" not in rw.sql and not rw.unloads
 
 
 def test_regexp_patterns_take_redshift_backslash_escapes():
