@@ -265,6 +265,14 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT to_char(d, 'YYYY-MM-DD') $$;
 CREATE OR REPLACE FUNCTION redshift_compat.as_text(v anynonarray) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT v::text $$;
 
+-- SPLIT_PART(string, delimiter, part): part "must be an integer greater than 0" (SPLIT_PART page);
+-- PostgreSQL 15 would count a negative part from the end instead.
+CREATE OR REPLACE FUNCTION redshift_compat.split_part(s text, delimiter text, part bigint) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT CASE WHEN part < 1 THEN redshift_compat._fail('22023', format('SPLIT_PART: the part must be an integer '
+                                                                      'greater than 0, not %s', part))
+            ELSE pg_catalog.split_part(s, delimiter, part::integer) END $$;
+
 -- REGEXP_* parameters (REGEXP_COUNT, REGEXP_INSTR, REGEXP_REPLACE, REGEXP_SUBSTR pages): c (case
 -- sensitive, the default), i (case insensitive), e (the first subexpression; SUBSTR and INSTR only),
 -- p (PCRE). Only c and i reach PostgreSQL, whose own letters mean other things ('p' is partial newline

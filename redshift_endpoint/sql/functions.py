@@ -456,12 +456,13 @@ def _concat(tokens, i, o, c, flags):
 
 
 def _split_part(tokens, i, o, c, flags):
-    """SPLIT_PART(x, delimiter, part): a timestamp is split as its text (SPLIT_PART page's LISTTIME example)."""
+    """SPLIT_PART(x, delimiter, part): a timestamp is split as its text (SPLIT_PART page's LISTTIME example);
+    a part below 1 is an error (PostgreSQL would count a negative one from the end)."""
     args = _args_text(tokens, o, c, flags)
     if len(args) != 3:
         return None
     flags.compat = True
-    return f"split_part({_as_text(args[0])}, {args[1]}, {args[2]})", c + 1
+    return f"{SCHEMA}.split_part({_as_text(args[0])}, {args[1]}, {args[2]})", c + 1
 
 
 def _substring(tokens, i, o, c, flags):

@@ -135,7 +135,7 @@ def test_like_operands_that_are_not_a_plain_value_are_left_alone(text):
 
 def test_string_functions_read_timestamps_as_text_and_concat_is_the_operator():
     assert sql("select split_part(ts, '-', 1), substring(ts, 6, 2), substring(ts from 6 for 2), concat(a, b)") == (
-        "select split_part(redshift_compat.as_text(ts), '-', 1), substring(redshift_compat.as_text(ts), 6, 2), "
+        "select redshift_compat.split_part(redshift_compat.as_text(ts), '-', 1), substring(redshift_compat.as_text(ts), 6, 2), "
         "substring(redshift_compat.as_text(ts) from 6 for 2), ((a) || (b))")
 
 

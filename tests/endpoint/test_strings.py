@@ -102,6 +102,10 @@ def test_split_part_and_substring_read_a_timestamp_as_its_text(conn):
     assert conn.execute("select split_part(listtime,'-',2) as month, count(*) from listing "
                         "group by split_part(listtime,'-',2) order by 1, 2").fetchall() == [
         ("01", 1), ("03", 1), ("09", 1), ("11", 1)]
+    # part: "Must be an integer greater than 0"; larger than the number of parts: an empty string.
+    assert one(conn, "select split_part('a-b', '-', 3)") == ("",)
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="greater than 0"):
+        conn.execute("select split_part('a-b', '-', -1)")
     # The page's character-string usage notes keep working.
     assert one(conn, "select substring('caterpillar',6,4), substring('caterpillar',6,8), "
                      "substring('caterpillar',-2,6), substring('caterpillar',-5,4)") == ("pill", "pillar", "cat", "")
