@@ -311,8 +311,8 @@ BEGIN
     IF pattern IS NULL OR strpos(coalesce(parameters, ''), 'p') = 0 THEN
         RETURN pattern;
     END IF;
-    -- Escaped characters are single atoms: look at the others first.
-    plain := regexp_replace(pattern, '\\.', '', 'g');
+    -- Escaped characters and bracket expressions are single atoms: look at the rest.
+    plain := regexp_replace(regexp_replace(pattern, '\\.', '', 'g'), '\[\^?\]?[^]]*\]', '', 'g');
     found := coalesce(substring(pattern FROM '(\\[bBKzZGQEhHvVRXNpP])'),
                       substring(plain FROM '(\|)'),
                       substring(plain FROM '([*+?}][?+])'),

@@ -207,6 +207,7 @@ def test_regexp_parameters_are_redshifts(conn):
         conn.execute("select regexp_count('ab', '(a)b', 1, 'e')")
     with pytest.raises(psycopg.errors.FeatureNotSupported, match="PCRE"):
         conn.execute("select regexp_substr('ab', 'a|ab', 1, 1, 'p')")
+    assert one(conn, "select regexp_count('a|b', '[|]', 1, 'p')") == (1,)   # a bracketed '|' is no alternation
     with pytest.raises(psycopg.errors.FeatureNotSupported, match="PCRE"):
         conn.execute("select regexp_count('a b', '\\\\bb', 1, 'p')")   # \b: a word boundary in PCRE, backspace in ARE
     with pytest.raises(psycopg.errors.UndefinedFunction, match="REGEXP_COUNT takes 2 to 4"):
