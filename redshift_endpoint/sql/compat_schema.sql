@@ -345,16 +345,18 @@ SELECT CASE WHEN pos > length(s) THEN 0
                                          redshift_compat._regex_flags('REGEXP_COUNT', parameters, 'cip')) END $$;
 
 -- REGEXP_SUBSTR(source, pattern [, position [, occurrence [, parameters]]]): an occurrence below 1 or
--- above the length is NULL, a position past the end the empty string.
+-- above the length is NULL, a position past the end or no match the empty string (PostgreSQL: NULL).
 CREATE OR REPLACE FUNCTION redshift_compat.regexp_substr(s text, pattern text, pos bigint DEFAULT 1,
                                                          occurrence bigint DEFAULT 1, parameters text DEFAULT 'c')
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 SELECT CASE WHEN occurrence < 1 OR occurrence > length(s) THEN NULL
             WHEN pos > length(s) THEN ''
-            ELSE pg_catalog.regexp_substr(s, redshift_compat._regex_pattern('REGEXP_SUBSTR', pattern, parameters),
-                                          greatest(pos, 1)::integer, occurrence::integer,
-                                          redshift_compat._regex_flags('REGEXP_SUBSTR', parameters, 'ciep'),
-                                          redshift_compat._regex_subexpr(pattern, parameters)) END $$;
+            ELSE coalesce(pg_catalog.regexp_substr(s, redshift_compat._regex_pattern('REGEXP_SUBSTR', pattern,
+                                                                                     parameters),
+                                                   greatest(pos, 1)::integer, occurrence::integer,
+                                                   redshift_compat._regex_flags('REGEXP_SUBSTR', parameters, 'ciep'),
+                                                   redshift_compat._regex_subexpr(pattern, parameters)),
+                          CASE WHEN num_nulls(s, pattern, pos, occurrence, parameters) = 0 THEN '' END) END $$;
 
 -- REGEXP_INSTR(source, pattern [, position [, occurrence [, option [, parameters]]]]): 0 when not
 -- found, for an occurrence below 1 or above the length, or a position past the end; option nonzero:

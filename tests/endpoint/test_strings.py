@@ -123,6 +123,9 @@ def test_regexp_substr(users):
     assert one(users, f"SELECT regexp_substr({WORDS}, {PCRE}, 1, 2, 'ip')") == ("A1234",)
     assert one(users, "select regexp_substr('This is a cat, this is a dog. This is a mouse.', "
                       "'this is a (\\\\w+)', 1, 2, 'ie')") == ("dog",)
+    # "If the function can't match the regular expression to any characters in the string, it returns an
+    # empty string" (the current page; PostgreSQL's regexp_substr gives NULL).
+    assert one(users, "select regexp_substr('the fox', 'dog'), regexp_substr(null, 'dog')") == ("", None)
     # "If the pattern doesn't have a subexpression, REGEXP_SUBSTR ignores the 'e' parameter."
     assert one(users, "select regexp_substr('This is a cat', 'is a \\\\w+', 1, 1, 'e')") == ("is a cat",)
 
