@@ -113,6 +113,7 @@ class Rewritten:
     # (k, spec): the k-th statement is an UNLOAD, sent as COPY ... TO STDOUT (unload.py).
     unloads: list[tuple[int, unload.UnloadSpec]] = field(default_factory=list)
     ordinal: int = 0                   # the statement being rewritten (counts results)
+    refusals: list[functions.Refused] = field(default_factory=list)   # calls Redshift refuses (functions.py)
 
 
 def rewrite(sql: str, binary: Sequence[bool] = ()) -> Rewritten:
@@ -146,7 +147,8 @@ _MAYBE_REDSHIFT = re.compile(
     r"#|\b(?:COPY|DISTSTYLE|DISTKEY|SORTKEY|ENCODE|IDENTITY|MAX|GETDATE|SYSDATE|DATE_PART|DATEADD|"
     r"NVARCHAR|NCHAR|PRIMARY|UNIQUE|FOREIGN|REFERENCES|BACKUP|CREATE|DROP|SEARCH_PATH|"
     r"NVL2?|DECODE|LEN|TEXTLEN|CHARINDEX|STRTOL|DATEDIFF|DATEPART|PGDATE_PART|DATE_TRUNC|EXTRACT|CONVERT_TIMEZONE|"
-    r"TRUNC|LISTAGG|MEDIAN|APPROXIMATE|TOP|MERGE|PG_TABLE_DEF|SVV_TABLE_INFO|UNLOAD)\b",
+    r"TRUNC|LISTAGG|MEDIAN|APPROXIMATE|TOP|MERGE|PG_TABLE_DEF|SVV_TABLE_INFO|UNLOAD|ADD_MONTHS|CONCAT|SPLIT_PART|"
+    r"SUBSTRING|REGEXP_COUNT|REGEXP_SUBSTR|REGEXP_INSTR|REGEXP_REPLACE|COLLATE|LIKE|ILIKE|SIMILAR)\b",
     re.IGNORECASE,
 )
 
@@ -175,7 +177,13 @@ def _rewrite_statement(tokens: list[Token], result: Rewritten) -> str:
         _note_search_path(sig, result)
     _rewrite_expressions(tokens)
     flags = functions.Rendered()
-    text = functions.render(tokens, flags)
+    try:
+        text = functions.render(tokens, flags)
+    except functions.Refused as e:
+        # Never the refused statement itself: one raising Redshift's error in its place.
+        result.refusals.append(e)
+        semicolon = ";" if sig[-1].text == ";" else ""
+        return f"{join(tokens[: sig_idx[0]])}{functions.refusal_statement(e.code, e.message)}{semicolon}"
     result.compat = result.compat or flags.compat
     return text
 
@@ -189,6 +197,8 @@ def _rewrite_unload(tokens: list[Token], sig_idx: list[int], sig: list[Token], r
         inner = rewrite(spec.query)
         statements = [s for s in split_statements(tokenize(inner.sql)) if any(t.significant and t.text != ";"
                                                                               for t in s)]
+        if inner.refusals:
+            raise unload.UnloadError(inner.refusals[0].message, inner.refusals[0].code)
         if inner.copies or inner.unloads or len(statements) != 1:
             raise unload.UnloadError("UNLOAD takes exactly one SELECT statement")
         unload.check_no_outer_limit(statements[0], spec.query)
