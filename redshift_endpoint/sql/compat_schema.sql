@@ -210,3 +210,25 @@ FROM (
 WHERE t.tbl_rows > 0;
 
 GRANT SELECT ON redshift_compat.pg_table_def, redshift_compat.svv_table_info TO PUBLIC;
+
+-- Character lengths are bytes in Redshift (r_Character_types): the DDL translation keeps
+-- varchar(n)/char(n) (n characters, never narrower than n bytes) and adds, per column,
+-- CHECK (octet_length(c) <= n OR redshift_compat.<one below>(c, n)). The call runs only for a value
+-- over n bytes and raises Redshift's error, so the common case costs one octet_length(). STRICT:
+-- NULL passes the CHECK without the call.
+CREATE OR REPLACE FUNCTION redshift_compat.varchar_too_long(v text, n integer) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = '22001', MESSAGE = format('value too long for type character varying(%s)', n);
+END $$;
+
+-- A char(n) value is padded to n characters: over n bytes means a multibyte character, which
+-- CHAR refuses ("Multibyte character load errors" gives the message COPY records).
+CREATE OR REPLACE FUNCTION redshift_compat.char_not_single_byte(v text, n integer) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = '22021',
+        MESSAGE = format('Multibyte character not supported for CHAR (Hint: Try using VARCHAR). Invalid char: %s',
+                         (SELECT string_agg(encode(convert_to(ch, 'UTF8'), 'hex'), ' ')
+                          FROM regexp_split_to_table(v, '') AS ch WHERE octet_length(ch) > 1));
+END $$;
