@@ -232,3 +232,14 @@ BEGIN
                          (SELECT string_agg(encode(convert_to(ch, 'UTF8'), 'hex'), ' ')
                           FROM regexp_split_to_table(v, '') AS ch WHERE octet_length(ch) > 1));
 END $$;
+
+-- LISTAGG(DISTINCT x) ignores trailing spaces (r_LISTAGG): the key of a character value is the value
+-- without them; any other type is its own key (numbers keep their order).
+CREATE OR REPLACE FUNCTION redshift_compat.listagg_key(v anyelement) RETURNS anyelement
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    IF pg_typeof(v) IN ('text'::regtype, 'character varying'::regtype, 'character'::regtype) THEN
+        RETURN rtrim(v::text, ' ');
+    END IF;
+    RETURN v;
+END $$;
