@@ -387,7 +387,8 @@ class Session:
         rw = await self._choose_formats(text, await self._rewrite(text, simple=True), simple=True)
         await self._prepare_dialect(rw)
         jobs = [self._expect(spec) for spec in rw.copies]
-        self.truncate_expect[self.segments_sent].extend((k, False) for k in rw.truncates)
+        if rw.truncates:   # (never touch the defaultdict otherwise: one entry per segment adds up)
+            self.truncate_expect[self.segments_sent].extend((k, False) for k in rw.truncates)
         for ordinal, spec in rw.unloads:
             self.unload_expect[self.segments_sent].append((ordinal, UnloadJob(spec)))
         if rw.sortkeys:
