@@ -393,4 +393,36 @@ BEGIN
         (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
 EXCEPTION WHEN feature_not_supported THEN
     RAISE NOTICE 'PostgreSQL has no ICU: COLLATE case_insensitive is not available';
+
+-- Character lengths are bytes in Redshift (r_Character_types): the DDL translation keeps
+-- varchar(n)/char(n) (n characters, never narrower than n bytes) and adds, per column,
+-- CHECK (octet_length(c) <= n OR redshift_compat.<one below>(c, n)). The call runs only for a value
+-- over n bytes and raises Redshift's error, so the common case costs one octet_length(). STRICT:
+-- NULL passes the CHECK without the call.
+CREATE OR REPLACE FUNCTION redshift_compat.varchar_too_long(v text, n integer) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = '22001', MESSAGE = format('value too long for type character varying(%s)', n);
+END $$;
+
+-- A char(n) value is padded to n characters: over n bytes means a multibyte character, which
+-- CHAR refuses ("Multibyte character load errors" gives the message COPY records).
+CREATE OR REPLACE FUNCTION redshift_compat.char_not_single_byte(v text, n integer) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = '22021',
+        MESSAGE = format('Multibyte character not supported for CHAR (Hint: Try using VARCHAR). Invalid char: %s',
+                         (SELECT string_agg(encode(convert_to(ch, 'UTF8'), 'hex'), ' ')
+                          FROM regexp_split_to_table(v, '') AS ch WHERE octet_length(ch) > 1));
+END $$;
+
+-- LISTAGG(DISTINCT x) ignores trailing spaces (r_LISTAGG): the key of a character value is the value
+-- without them; any other type is its own key (numbers keep their order).
+CREATE OR REPLACE FUNCTION redshift_compat.listagg_key(v anyelement) RETURNS anyelement
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    IF pg_typeof(v) IN ('text'::regtype, 'character varying'::regtype, 'character'::regtype) THEN
+        RETURN rtrim(v::text, ' ');
+    END IF;
+    RETURN v;
 END $$;

@@ -432,7 +432,15 @@ def _listagg(tokens, i, o, c, flags):
             window = (f" OVER ({partition}{order} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)")
             order = ""
             end = close + 1
-    agg = f"array_agg({'DISTINCT ' if distinct else ''}{expr}{order})"
+    value = expr
+    if distinct:
+        # r_LISTAGG: DISTINCT ignores trailing spaces ('a' and 'a ' are duplicates): character values
+        # are compared, and written, without them; an ORDER BY of the expression itself follows.
+        value = f"{SCHEMA}.listagg_key({expr})"
+        flags.compat = True
+        order = re.sub(rf"^ ORDER BY {re.escape(expr)}(?=\s+(?:ASC|DESC)\b|\s*$)", f" ORDER BY {value}", order,
+                       flags=re.IGNORECASE)
+    agg = f"array_agg({'DISTINCT ' if distinct else ''}{value}{order})"
     return (f"array_to_string({agg} FILTER (WHERE ({expr})::text <> ''){window}, {delim})", end)
 
 
