@@ -96,7 +96,7 @@ def test_median_window_uses_the_compat_aggregate():
 def test_median_window_with_ordering_or_frame_is_refused(over):
     """r_WF_MEDIAN: "The OVER clause cannot contain a window ordering or window frame specification"."""
     rw = rewrite(f"select median(qty) over ({over}) from winsales;")
-    assert rw.sql.startswith("DO $redshift_unload$BEGIN RAISE EXCEPTION USING ERRCODE = '42601'")
+    assert rw.sql.startswith("DO $redshift_refused$ BEGIN RAISE EXCEPTION USING ERRCODE = '42601'")
     assert "MEDIAN window function" in rw.sql and rw.sql.endswith(";")
 
 
@@ -120,7 +120,7 @@ def test_listagg_within_group_orders_must_agree():
     """r_LISTAGG: "each WITHIN GROUP clause must use the same ORDER BY values"; the page's three statements."""
     refused = rewrite("SELECT LISTAGG(sellerid) WITHIN GROUP (ORDER BY dateid) AS sellers, "
                       "LISTAGG(dateid) WITHIN GROUP (ORDER BY sellerid) AS dates FROM sales;").sql
-    assert refused.startswith("DO $redshift_unload$") and "same ORDER BY values" in refused
+    assert refused.startswith("DO $redshift_refused$") and "same ORDER BY values" in refused
     for ok in ("SELECT LISTAGG(sellerid) WITHIN GROUP (ORDER BY dateid) AS sellers, "
                "LISTAGG(dateid) WITHIN GROUP (ORDER BY dateid) AS dates FROM sales;",
                "SELECT LISTAGG(sellerid) WITHIN GROUP (ORDER BY dateid) AS sellers, LISTAGG(dateid) AS dates FROM sales;"):
