@@ -2,8 +2,8 @@
 
 Why the worker fetches: the relay process then neither downloads the object nor pickles it
 across to the worker (together about a third of the relay's CPU in a 1M-row load); only the
-converted rows come back. Objects too large to convert in one piece are still fetched by the
-relay and split into chunks (see loader.py).
+converted rows come back. Larger or compressed objects are streamed by the relay in chunks
+(loader.py, s3stream.py), so no process holds a whole large object.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ _clients: dict[str | None, s3source.S3Clients] = {}   # per process, like the re
 
 
 def fetch_and_convert(endpoint_url: str | None, credentials: dict[str, str], region: str | None,
-                      spec: LoadSpec, url: str, gz: bool) -> UnitResult:
+                      spec: LoadSpec, url: str, gz: str | None) -> UnitResult:
     clients = _clients.get(endpoint_url)
     if clients is None:
         clients = _clients[endpoint_url] = s3source.S3Clients(endpoint_url)
