@@ -1,9 +1,12 @@
-"""Giving freed heap memory back to the operating system after a large COPY.
+"""The relay's heap: large buffers go straight back to the operating system.
 
-CPython returns large buffers to glibc's malloc, which keeps freed pages of its heaps (and of the
-per-thread arenas the S3 reads and conversions run in) for reuse: after a load the relay's RSS
-stayed hundreds of MB above its start. ``malloc_trim(0)`` releases those pages. Elsewhere (no
-glibc) this is a no-op.
+A COPY moves its data through the relay in buffers of a few MB (S3 reads, chunks, converted rows,
+CopyData messages). glibc's malloc serves blocks of 128 KB or more with mmap at first, but raises
+that threshold (up to 32 MB) each time such a block is freed, so soon those buffers come from its
+heaps, which keep freed pages: one 210 MB object left the relay hundreds of MB larger than it
+started. ``configure_allocator`` fixes the threshold at MMAP_THRESHOLD (every larger block is
+unmapped when freed), and ``release_free_memory`` (``malloc_trim``) returns what the heaps still
+hold after a large load. Without glibc both are no-ops.
 """
 
 from __future__ import annotations
@@ -12,21 +15,30 @@ import ctypes
 import ctypes.util
 import functools
 
+M_MMAP_THRESHOLD = -3       # mallopt parameter (malloc.h)
+MMAP_THRESHOLD = 256 << 10  # blocks of this size or more are mmapped, and unmapped when freed
+
 
 @functools.cache
-def _malloc_trim():
+def _libc():
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name) if name else None
-        return libc.malloc_trim if libc is not None else None
-    except (OSError, AttributeError):
+        return libc if libc is not None and hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except OSError:
         return None
 
 
+def configure_allocator() -> bool:
+    """Fix glibc's mmap threshold (call once, early, in the relay process); False without glibc."""
+    libc = _libc()
+    return bool(libc is not None and libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+
+
 def release_free_memory() -> bool:
-    """Return free heap pages to the system; False where malloc_trim does not exist."""
-    trim = _malloc_trim()
-    if trim is None:
+    """Return free heap pages to the system; False without glibc."""
+    libc = _libc()
+    if libc is None:
         return False
-    trim(0)
+    libc.malloc_trim(0)
     return True
