@@ -27,7 +27,7 @@ from redshift_endpoint.convert import (
 from redshift_endpoint.copy_spec import CopySpec, RowOptions
 from redshift_endpoint.limits import COPY_MEMORY_BYTES
 from redshift_endpoint.load_spec import Column, LoadSpec
-from redshift_endpoint.worker import fetch_and_convert
+from redshift_endpoint.worker import convert_whole, fetch_and_convert
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ class Injector:
                 self.pool, fetch_and_convert, self.s3.endpoint_url, job.spec.credentials, job.spec.region,
                 load_spec, obj.url, None)
         data = await asyncio.to_thread(s3source.get_bytes, client, obj.url)
-        return await asyncio.to_thread(convert_unit, load_spec, obj.url, data, 1, True, None)
+        return await asyncio.to_thread(convert_whole, load_spec, obj.url, data, None)
 
     async def _stream_large(self, job: CopyJob, client, load_spec: LoadSpec, obj: s3source.S3Object):
         """The converted chunks of one streamed object, in order (an async generator).
@@ -226,7 +226,7 @@ class Injector:
                     try:
                         unit = splitter.pop(eof)
                     except s3stream.RecordTooLarge as e:
-                        raise LoadFailed(f"Load into table '{job.table}' failed: {e} in '{obj.url}'") from None
+                        raise LoadFailed(f"{e} in '{obj.url}'") from None
                     if unit is None:
                         if eof:
                             break

@@ -72,6 +72,19 @@ class Prefixed:
         self.rest.close()
 
 
+def check_lines(data: bytes, first_line: int, json: bool) -> None:
+    """Raise RecordTooLarge if a line of ``data`` is over RECORD_BYTES (its record is at least as long)."""
+    if len(data) <= RECORD_BYTES:
+        return   # only data longer than the limit can hold an over-long line
+    pos, line = 0, first_line
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        end = len(data) if nl < 0 else nl
+        if end - pos > RECORD_BYTES:
+            raise RecordTooLarge(line, end - pos, json)
+        pos, line = end + 1, line + 1
+
+
 # A JSON string (escapes included), a lone quote (a string that continues past the buffer), a bracket.
 _JSON_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|"|[\[\]{}]|\n')
 
@@ -125,11 +138,8 @@ class RecordSplitter:
         first, self.line = self.line, self.line + chunk.count(b"\n")
         if self.structural:
             self.scan, self.record_start = max(self.scan - end, 0), max(self.record_start - end, 0)
-        elif len(chunk) > RECORD_BYTES:
-            # Only a chunk longer than the limit can hold an over-long line.
-            longest = max(map(len, chunk.split(b"\n")))
-            if longest > RECORD_BYTES:
-                raise RecordTooLarge(first, longest, self.json)
+        else:
+            check_lines(chunk, first, self.json)
         return chunk, first
 
     def _check_open_record(self) -> None:
