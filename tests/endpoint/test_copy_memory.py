@@ -212,8 +212,9 @@ def test_a_json_object_over_4_mb_fails_the_copy(endpoint, bucket, pg_server):
 @pytest.mark.integration
 def test_a_large_multi_line_json_object_streams_and_reports_bad_records_by_line(endpoint, bucket, pg_server):
     """A pretty-printed JSON object larger than a worker unit: the relay finds it is not one value per
-    line and cuts it by structure; every value loads, and a bad record is reported at its own line
-    (https://docs.aws.amazon.com/redshift/latest/dg/r_STL_LOAD_ERRORS.html)."""
+    line and cuts it by structure; every value loads, and a bad record is reported in stl_load_errors
+    at the line where its value starts, as when an object is converted whole (MAXERROR skips it:
+    https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-load.html)."""
     table = unique("pretty")
     parts, i, size, bad_line, line = [], 0, 0, 0, 1
     while size <= WORKER_FETCH_BYTES + 2 * MB:
