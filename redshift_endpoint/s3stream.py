@@ -47,12 +47,29 @@ def open_object(client, url: str, compression: str | None):
 
 
 def decompressing(raw, compression: str | None):
-    """``raw`` (anything with ``read(n)``), decompressed as it is read."""
+    """``raw`` (anything with ``read(n)`` and ``close()``), decompressed as it is read."""
     if compression == "gzip":
-        return gzip.GzipFile(fileobj=raw, mode="rb")    # multi-member files too, like gzip.decompress
+        # multi-member files too, like gzip.decompress
+        return _ClosingBoth(gzip.GzipFile(fileobj=raw, mode="rb"), raw)
     if compression == "bzip2":
-        return bz2.BZ2File(raw, "rb")
+        return _ClosingBoth(bz2.BZ2File(raw, "rb"), raw)
     return raw
+
+
+class _ClosingBoth:
+    """A decompressor whose close() also closes the body under it (gzip/bz2 leave it open)."""
+
+    def __init__(self, outer, inner):
+        self.outer, self.inner = outer, inner
+
+    def read(self, n: int = -1) -> bytes:
+        return self.outer.read(n)
+
+    def close(self) -> None:
+        try:
+            self.outer.close()
+        finally:
+            self.inner.close()
 
 
 class Prefixed:
