@@ -172,17 +172,15 @@ class Injector:
         except Exception as e:  # noqa: BLE001 - any surprise fails this load, not the endpoint
             log.exception("COPY into %s failed", spec.target)
             job.failure = LoadFailed(f"Load into table '{job.table}' failed: {type(e).__name__}: {e}")
-        if job.aborted.is_set():
-            if job.bytes > TRIM_AFTER_BYTES:
-                await asyncio.to_thread(memory.release_free_memory)
-            return  # the backend already rejected the data and ignores whatever follows
-        if job.failure is not None:
-            self.backend.write(p.copy_fail(job.failure.message))
-        else:
-            if spec.binary:
-                self.backend.write(p.copy_data(binary.TRAILER))
-            self.backend.write(p.COPY_DONE)
-        await self.backend.drain()
+        # Once the backend rejected the data it ignores whatever follows.
+        if not job.aborted.is_set():
+            if job.failure is not None:
+                self.backend.write(p.copy_fail(job.failure.message))
+            else:
+                if spec.binary:
+                    self.backend.write(p.copy_data(binary.TRAILER))
+                self.backend.write(p.COPY_DONE)
+            await self.backend.drain()
         if job.bytes > TRIM_AFTER_BYTES:
             await asyncio.to_thread(memory.release_free_memory)
 
