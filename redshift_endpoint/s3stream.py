@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import json
 import re
 
 from botocore.exceptions import ClientError
@@ -102,8 +103,10 @@ def check_lines(data: bytes, first_line: int, json: bool) -> None:
         pos, line = end + 1, line + 1
 
 
-# A JSON string (escapes included), a lone quote (a string that continues past the buffer), a bracket.
-_JSON_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|"|[\[\]{}]|\n')
+# A JSON string on one line (escapes included; JSON strings hold no raw newline), a lone quote (a
+# string not closed on its line, or not read to its end yet), a bracket, a newline.
+_JSON_TOKEN = re.compile(rb'"[^"\\\n]*(?:\\.[^"\\\n]*)*"|"|[\[\]{}]|\n')
+_JSON_DECODER = json.JSONDecoder()
 
 
 class RecordSplitter:
@@ -195,10 +198,12 @@ class RecordSplitter:
         for m in _JSON_TOKEN.finditer(data, self.scan):
             tok = m.group()
             if tok == b'"':
-                if self.depth == 0:   # a stray quote outside any value: the converter reports that line
-                    continue
-                self.scan = m.start()
-                return -1             # the string continues in data not read yet
+                # A quote whose string does not close on its line: malformed, unless the line is
+                # not all read yet.
+                if self.depth and data.find(b"\n", m.end()) < 0:
+                    self.scan = m.start()
+                    return self._resync() if len(data) - self.record_start > RECORD_BYTES else -1
+                continue
             self.scan = m.end()
             if tok == b"\n":
                 if self.depth == 0:
@@ -216,14 +221,42 @@ class RecordSplitter:
                 if self.depth == 0:
                     end = m.end()
                     if end - self.record_start > RECORD_BYTES:
-                        line = self.line + data.count(b"\n", 0, self.record_start)
-                        raise RecordTooLarge(line, end - self.record_start, True)
+                        raise RecordTooLarge(self._line_at(self.record_start), end - self.record_start, True)
                     self.record_start = end
                     if end >= self.size:
                         return end
             if self.depth and m.end() - self.record_start > RECORD_BYTES:
-                self._check_open_record()
+                return self._resync()
         self.scan = len(data)
-        if self.depth == 0:
-            self.record_start = len(data)
+        if len(data) - self.record_start > RECORD_BYTES:
+            if self.depth == 0:   # a line with no value that closes: as long as a record
+                raise RecordTooLarge(self._line_at(self.record_start), len(data) - self.record_start, True)
+            return self._resync()
         return -1
+
+    def _line_at(self, pos: int) -> int:
+        return self.line + self.buf.count(b"\n", 0, pos)
+
+    def _resync(self) -> int:
+        """An open value over RECORD_BYTES: too large if it is valid JSON so far, else a bad record.
+
+        A malformed value (an unbalanced bracket, a string that does not close) keeps the scan at
+        depth > 0. The whole-object converter reports such a value at its first line and resumes
+        decoding on the next line: cut there, so the chunk's converter does the same.
+        """
+        start = self.record_start
+        text = self.buf[start:].decode("utf-8", "surrogateescape")
+        try:
+            _JSON_DECODER.raw_decode(text)
+        except json.JSONDecodeError as e:
+            # Valid so far when the error is at the end of the data, or is a string still open
+            # there (JSON strings hold no newline): then the value is just long.
+            incomplete = e.pos >= len(text) - 1 or (e.msg.startswith("Unterminated string")
+                                                     and "\n" not in text[e.pos:])
+            if not incomplete:
+                nl = self.buf.find(b"\n", start)
+                if 0 <= nl:
+                    self.depth, self.scan = 0, nl + 1
+                    self.record_start = nl + 1
+                    return nl + 1
+        raise RecordTooLarge(self._line_at(start), len(self.buf) - start, True)
