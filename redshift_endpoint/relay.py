@@ -372,6 +372,8 @@ class Session:
 
     async def _rewrite(self, text: str, simple: bool = False):
         rw = await self._run_rewrite(text, (), simple)
+        if rw.lateral_tables:
+            rw = await self._run_rewrite(text, (), simple, await self._lateral_columns(rw))
         if rw.changed and log.isEnabledFor(logging.DEBUG):
             log.debug("rewrote %r -> %r", redact(text)[:500], redact(rw.sql)[:500])
         for t in rw.tables:
@@ -381,6 +383,27 @@ class Session:
         if rw.search_path is not None:
             self.search_path = rw.search_path or None
         return rw
+
+    async def _lateral_columns(self, rw: Rewritten) -> dict[tuple[str, ...], list[str] | None]:
+        """Columns of the FROM tables of lateral column alias references: the catalog (committed tables, on
+        the client's search_path), else the tables this session or this very text created (temporary or
+        not committed yet: their columns as created, a later ALTER TABLE unseen)."""
+        found: dict[tuple[str, ...], list[str] | None] = {}
+        created = {**self.tables, **{t.key: t for t in rw.tables}}
+        for parts in rw.lateral_tables:
+            table = created.get(parts[-1])
+            if table is not None and not (len(parts) == 1 or tuple(table.parts) == parts):
+                table = None
+            try:
+                found[parts] = await self.services.catalog.column_names(
+                    self.startup.database, self.startup.user,
+                    lookup_name(table.like if table is not None and table.like else list(parts)), self.search_path)
+            except Exception as e:  # noqa: BLE001 - left out: that SELECT goes to PostgreSQL as written
+                log.warning("could not read the columns of %s: %s", ".".join(parts), e)
+                continue
+            if found[parts] is None and table is not None and not table.like:
+                found[parts] = [c.name for c in table.columns]
+        return found
 
     async def _query(self, body: bytes) -> None:
         text = p.query_text(body)
@@ -416,7 +439,7 @@ class Session:
         types = [await self._binary_types(spec) for spec in rw.copies]
         if not any(types):
             return rw
-        rw = await self._run_rewrite(text, [t is not None for t in types], simple)
+        rw = await self._run_rewrite(text, [t is not None for t in types], simple, rw.lateral_columns)
         for spec, t in zip(rw.copies, types, strict=True):
             spec.binary_types = t or ()
         return rw

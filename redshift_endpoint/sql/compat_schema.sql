@@ -5,7 +5,7 @@
 -- Created by compat_schema.py over the endpoint's own connection (the database owner is enough: no
 -- superuser needed), in one transaction under an advisory lock; the schema comment carries the
 -- version so an unchanged schema is not re-created. Simple rewrites (NVL, NVL2, DECODE, LEN,
--- CHARINDEX, LISTAGG, MEDIAN, TOP, ...) need nothing here: see functions.py.
+-- CHARINDEX, LISTAGG, TOP, ...) need nothing here: see functions.py.
 
 CREATE SCHEMA IF NOT EXISTS redshift_compat;
 GRANT USAGE ON SCHEMA redshift_compat TO PUBLIC;
@@ -169,12 +169,125 @@ CREATE OR REPLACE FUNCTION redshift_compat.convert_timezone(target text, ts time
 RETURNS timestamp LANGUAGE sql STABLE PARALLEL SAFE AS $$
 SELECT redshift_compat.convert_timezone('UTC', target, ts) $$;
 
+-- ---------------------------------------------------------------- other SQL and catalog
+-- Distribution styles and keys as CREATE TABLE / CREATE TABLE AS declared them (DISTSTYLE, DISTKEY):
+-- one PostgreSQL server has no slices, so they only feed PG_TABLE_DEF and SVV_TABLE_INFO. Written
+-- by the endpoint after the CREATE commits (sortkey_index.py) through record_distribution, which
+-- only the table's owner may call for it; a row whose (oid, name) no longer matches a table is stale
+-- (dropped or renamed table) and ignored, then deleted by the next call.
+CREATE TABLE IF NOT EXISTS redshift_compat.table_distribution (
+    table_id oid PRIMARY KEY,
+    table_name name NOT NULL,
+    diststyle text NOT NULL CHECK (diststyle IN ('AUTO', 'EVEN', 'ALL', 'KEY')),
+    distkey name
+);
+GRANT SELECT ON redshift_compat.table_distribution TO PUBLIC;
+
+CREATE OR REPLACE FUNCTION redshift_compat.record_distribution(tbl regclass, style text, key name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE owner oid; relname name;
+BEGIN
+    SELECT c.relowner, c.relname INTO owner, relname FROM pg_class c WHERE c.oid = tbl;
+    IF owner IS NULL OR NOT pg_has_role(session_user, owner, 'USAGE') THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = format('must be owner of table %s', tbl);
+    END IF;
+    DELETE FROM redshift_compat.table_distribution d
+    WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = d.table_id AND c.relname = d.table_name);
+    INSERT INTO redshift_compat.table_distribution VALUES (tbl, relname, upper(style), key)
+    ON CONFLICT (table_id) DO UPDATE
+        SET table_name = EXCLUDED.table_name, diststyle = EXCLUDED.diststyle, distkey = EXCLUDED.distkey;
+END $$;
+
+CREATE OR REPLACE FUNCTION redshift_compat.distribution_of(tbl oid) RETURNS redshift_compat.table_distribution
+LANGUAGE sql STABLE AS $$
+SELECT d.* FROM redshift_compat.table_distribution d JOIN pg_class c ON c.oid = d.table_id AND c.relname = d.table_name
+WHERE d.table_id = tbl $$;
+
+-- MEDIAN(x) as an aggregate and as a window function (r_MEDIAN, r_WF_MEDIAN): PostgreSQL's
+-- percentile_cont is an ordered-set aggregate, never a window function, so MEDIAN is a plain
+-- aggregate here (usable with OVER) that collects the values and interpolates between the two middle
+-- ones. Return types as the pages list: integers and DECIMAL give DECIMAL, FLOAT/DOUBLE give DOUBLE,
+-- DATE a DATE, TIMESTAMP(TZ) the same type; NULLs are ignored.
+CREATE OR REPLACE FUNCTION redshift_compat._median(v numeric[]) RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT CASE WHEN n % 2 = 1 THEN s[(n + 1) / 2] ELSE trim_scale((s[n / 2] + s[n / 2 + 1]) / 2) END
+FROM (SELECT array_agg(x ORDER BY x) AS s, count(*)::integer AS n FROM unnest(v) x WHERE x IS NOT NULL) q $$;
+CREATE OR REPLACE FUNCTION redshift_compat._median(v double precision[]) RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT CASE WHEN n % 2 = 1 THEN s[(n + 1) / 2] ELSE (s[n / 2] + s[n / 2 + 1]) / 2 END
+FROM (SELECT array_agg(x ORDER BY x) AS s, count(*)::integer AS n FROM unnest(v) x WHERE x IS NOT NULL) q $$;
+CREATE OR REPLACE FUNCTION redshift_compat._median(v timestamp[]) RETURNS timestamp
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT CASE WHEN n % 2 = 1 THEN s[(n + 1) / 2] ELSE s[n / 2] + (s[n / 2 + 1] - s[n / 2]) / 2 END
+FROM (SELECT array_agg(x ORDER BY x) AS s, count(*)::integer AS n FROM unnest(v) x WHERE x IS NOT NULL) q $$;
+CREATE OR REPLACE FUNCTION redshift_compat._median(v timestamptz[]) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT CASE WHEN n % 2 = 1 THEN s[(n + 1) / 2] ELSE s[n / 2] + (s[n / 2 + 1] - s[n / 2]) / 2 END
+FROM (SELECT array_agg(x ORDER BY x) AS s, count(*)::integer AS n FROM unnest(v) x WHERE x IS NOT NULL) q $$;
+-- A date between two dates: the earlier half day is dropped (a DATE has no fraction of a day).
+CREATE OR REPLACE FUNCTION redshift_compat._median(v date[]) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT redshift_compat._median(v::timestamp[])::date $$;
+
+-- The state: the values so far (PostgreSQL refuses the polymorphic array_append as a state function).
+CREATE OR REPLACE FUNCTION redshift_compat._median_add(s numeric[], x smallint) RETURNS numeric[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT s || x::numeric $$;
+CREATE OR REPLACE FUNCTION redshift_compat._median_add(s numeric[], x integer) RETURNS numeric[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT s || x::numeric $$;
+CREATE OR REPLACE FUNCTION redshift_compat._median_add(s numeric[], x bigint) RETURNS numeric[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT s || x::numeric $$;
+CREATE OR REPLACE FUNCTION redshift_compat._median_add(s numeric[], x numeric) RETURNS numeric[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT s || x::numeric $$;
+CREATE OR REPLACE FUNCTION redshift_compat._median_add(s double precision[], x real) RETURNS double precision[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT s || x::double precision $$;
+CREATE OR REPLACE FUNCTION redshift_compat._median_add(s double precision[], x double precision) RETURNS double precision[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT s || x::double precision $$;
+CREATE OR REPLACE FUNCTION redshift_compat._median_add(s date[], x date) RETURNS date[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT s || x::date $$;
+CREATE OR REPLACE FUNCTION redshift_compat._median_add(s timestamp[], x timestamp) RETURNS timestamp[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT s || x::timestamp $$;
+CREATE OR REPLACE FUNCTION redshift_compat._median_add(s timestamptz[], x timestamptz) RETURNS timestamptz[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT s || x::timestamptz $$;
+CREATE OR REPLACE AGGREGATE redshift_compat.median(smallint) (
+    SFUNC = redshift_compat._median_add, STYPE = numeric[], FINALFUNC = redshift_compat._median, INITCOND = '{}');
+CREATE OR REPLACE AGGREGATE redshift_compat.median(integer) (
+    SFUNC = redshift_compat._median_add, STYPE = numeric[], FINALFUNC = redshift_compat._median, INITCOND = '{}');
+CREATE OR REPLACE AGGREGATE redshift_compat.median(bigint) (
+    SFUNC = redshift_compat._median_add, STYPE = numeric[], FINALFUNC = redshift_compat._median, INITCOND = '{}');
+CREATE OR REPLACE AGGREGATE redshift_compat.median(numeric) (
+    SFUNC = redshift_compat._median_add, STYPE = numeric[], FINALFUNC = redshift_compat._median, INITCOND = '{}');
+CREATE OR REPLACE AGGREGATE redshift_compat.median(real) (
+    SFUNC = redshift_compat._median_add, STYPE = double precision[], FINALFUNC = redshift_compat._median, INITCOND = '{}');
+CREATE OR REPLACE AGGREGATE redshift_compat.median(double precision) (
+    SFUNC = redshift_compat._median_add, STYPE = double precision[], FINALFUNC = redshift_compat._median, INITCOND = '{}');
+CREATE OR REPLACE AGGREGATE redshift_compat.median(date) (
+    SFUNC = redshift_compat._median_add, STYPE = date[], FINALFUNC = redshift_compat._median, INITCOND = '{}');
+CREATE OR REPLACE AGGREGATE redshift_compat.median(timestamp) (
+    SFUNC = redshift_compat._median_add, STYPE = timestamp[], FINALFUNC = redshift_compat._median, INITCOND = '{}');
+CREATE OR REPLACE AGGREGATE redshift_compat.median(timestamptz) (
+    SFUNC = redshift_compat._median_add, STYPE = timestamptz[], FINALFUNC = redshift_compat._median, INITCOND = '{}');
+
+-- LISTAGG(DISTINCT x) (r_LISTAGG, r_WF_LISTAGG): duplicates compare without trailing blanks ('a' and
+-- 'a ' are one value) and the first value encountered, in WITHIN GROUP order, is kept in its place.
+-- PostgreSQL's own DISTINCT would order by the value only and compare trailing blanks.
+CREATE OR REPLACE FUNCTION redshift_compat.first_distinct(v text[]) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT array_agg(x ORDER BY i) FROM (
+    SELECT x, i, row_number() OVER (PARTITION BY rtrim(x) ORDER BY i) AS r FROM unnest(v) WITH ORDINALITY u(x, i)
+) q WHERE r = 1 $$;
+
+-- Older versions of these views had other columns: CREATE OR REPLACE cannot change them.
+DROP VIEW IF EXISTS redshift_compat.pg_table_def;
+DROP VIEW IF EXISTS redshift_compat.svv_table_info;
+
 -- PG_TABLE_DEF (r_PG_TABLE_DEF): columns of the tables in the schemas on the search_path. encoding is
--- 'none' and distkey false (PostgreSQL stores neither); sortkey is the column's position in the
--- sort-key index the endpoint builds for a SORTKEY (negative for INTERLEAVED), else 0.
-CREATE OR REPLACE VIEW redshift_compat.pg_table_def AS
+-- 'none' (PostgreSQL has no per-column compression encodings); distkey is true for the recorded
+-- DISTKEY; sortkey is the column's position in the sort-key index the endpoint builds for a SORTKEY
+-- (negative for INTERLEAVED), else 0.
+CREATE VIEW redshift_compat.pg_table_def AS
 SELECT n.nspname AS schemaname, c.relname AS tablename, a.attname AS "column",
-       format_type(a.atttypid, a.atttypmod) AS type, 'none'::varchar(32) AS encoding, false AS distkey,
+       format_type(a.atttypid, a.atttypmod) AS type, 'none'::character(32) AS encoding,
+       coalesce((redshift_compat.distribution_of(c.oid)).distkey = a.attname, false) AS distkey,
        coalesce((SELECT CASE WHEN i.relname = c.relname || '_sortkey' THEN k.n::integer
                              ELSE -(SELECT count(*) FROM pg_index x2 JOIN pg_class i2 ON i2.oid = x2.indexrelid
                                     WHERE x2.indrelid = c.oid AND i2.relname LIKE c.relname || '\_sortkey\_%'
@@ -191,19 +304,43 @@ JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdroppe
 WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY (current_schemas(false))
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'redshift_compat');
 
--- SVV_TABLE_INFO (r_SVV_TABLE_INFO): the columns that have a local meaning; like Redshift it
--- lists user tables only and no empty table. size is in 1 MB blocks; tbl_rows and
--- estimated_visible_rows are exact counts (PostgreSQL has no deleted-but-unvacuumed rows to show).
-CREATE OR REPLACE VIEW redshift_compat.svv_table_info AS
-SELECT t.database, t.schema, t.table_id, t."table", t.encoded, t.sortkey1, t.sortkey_num, t.size,
-       t.tbl_rows, t.tbl_rows AS estimated_visible_rows
+-- SVV_TABLE_INFO (r_SVV_TABLE_INFO): every documented column; like Redshift it lists user tables
+-- only and no empty table. Computed locally: database, schema, table_id, table, diststyle (as
+-- declared; AUTO and undeclared show AUTO(ALL), Redshift's choice for a small table), sortkey1
+-- (AUTO(SORTKEY) without a declared key, Redshift's default), max_varchar, sortkey_num, size (1 MB
+-- blocks), tbl_rows and estimated_visible_rows (exact counts: no deleted-but-unvacuumed rows),
+-- stats_off (from PostgreSQL's statistics: 100 never analyzed, else rows changed since ANALYZE in
+-- % of the rows). Constants, for a reason: encoded 'N' and sortkey1_enc 'none' (no compression
+-- encodings), skew_rows 1.00 (one slice), unsorted and vacuum_sort_benefit 0.00 with a sort key
+-- (the index serves rows in key order: nothing for VACUUM SORT to gain), NULL without, empty 0
+-- (unused, per the page). Unknown, NULL: pct_used (PostgreSQL does not know the disk's capacity),
+-- skew_sortkey1 (no per-column block sizes), risk_event, create_time (PostgreSQL keeps no creation time).
+CREATE VIEW redshift_compat.svv_table_info AS
+SELECT t.database, t.schema, t.table_id, t."table", 'N'::text AS encoded,
+       CASE d.diststyle WHEN 'KEY' THEN format('KEY(%s)', d.distkey) WHEN 'EVEN' THEN 'EVEN'
+                        WHEN 'ALL' THEN 'ALL' ELSE 'AUTO(ALL)' END AS diststyle,
+       coalesce(t.sortkey1, 'AUTO(SORTKEY)') AS sortkey1, t.max_varchar,
+       CASE WHEN t.sortkey1 IS NOT NULL THEN 'none' END::character(32) AS sortkey1_enc,
+       t.sortkey_num, t.size, NULL::numeric(10, 4) AS pct_used, 0::bigint AS empty,
+       CASE WHEN t.sortkey1 IS NOT NULL THEN 0 END::numeric(5, 2) AS unsorted,
+       (CASE WHEN s.last_analyze IS NULL AND s.last_autoanalyze IS NULL THEN 100
+             ELSE least(100, 100.0 * s.n_mod_since_analyze / greatest(t.tbl_rows, 1)) END)::numeric(5, 2)
+           AS stats_off,
+       t.tbl_rows::numeric(38, 0) AS tbl_rows, NULL::numeric(19, 2) AS skew_sortkey1,
+       1::numeric(19, 2) AS skew_rows, t.tbl_rows::numeric(38, 0) AS estimated_visible_rows,
+       NULL::text AS risk_event,
+       CASE WHEN t.sortkey1 IS NOT NULL THEN 0 END::numeric(12, 2) AS vacuum_sort_benefit,
+       NULL::timestamp AS create_time
 FROM (
-    SELECT current_database()::text AS database, n.nspname::text AS schema, c.oid::integer AS table_id,
-           c.relname::text AS "table", 'N'::char(1) AS encoded,
+    SELECT current_database()::text AS database, n.nspname::text AS schema, c.oid AS table_id,
+           c.relname::text AS "table",
            (SELECT a.attname::text FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
               JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = x.indkey[0]
              WHERE x.indrelid = c.oid AND i.relname LIKE c.relname || '\_sortkey%'
              ORDER BY i.relname = c.relname || '_sortkey' DESC, i.oid LIMIT 1) AS sortkey1,
+           (SELECT max(a.atttypmod - 4) FROM pg_attribute a
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+               AND a.atttypid = 'varchar'::regtype AND a.atttypmod > 4)::integer AS max_varchar,
            coalesce((SELECT max(x.indnkeyatts) FILTER (WHERE i.relname = c.relname || '_sortkey')
                             + count(*) FILTER (WHERE i.relname <> c.relname || '_sortkey')
                      FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
@@ -217,6 +354,8 @@ FROM (
     WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'redshift_compat')
       AND n.nspname NOT LIKE 'pg\_%' AND has_table_privilege(c.oid, 'SELECT')
 ) t
+LEFT JOIN pg_stat_all_tables s ON s.relid = t.table_id
+LEFT JOIN LATERAL redshift_compat.distribution_of(t.table_id) d ON true
 WHERE t.tbl_rows > 0;
 
 GRANT SELECT ON redshift_compat.pg_table_def, redshift_compat.svv_table_info TO PUBLIC;

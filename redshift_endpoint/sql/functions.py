@@ -3,7 +3,7 @@
 Works on the tokens of one statement (tokens.py: quotes, dollar quotes and comments are single
 tokens, so nothing inside a literal or comment is touched). Calls are rewritten inside out: the
 arguments of a call are rendered first, so ``NVL(DECODE(a, 1, 'x'), LEN(b))`` comes out whole.
-Either a plain rewrite (NVL -> COALESCE, LEN -> length, MEDIAN -> percentile_cont, ...) or a call of
+Either a plain rewrite (NVL -> COALESCE, LEN -> length, ...) or a call of
 the ``redshift_compat`` schema (compat_schema.py / compat_schema.sql), qualified so the client's search_path
 does not matter. The redshift_endpoint/docs/sql-compat.md table lists every rule and its documentation page.
 """
@@ -52,6 +52,7 @@ class Rendered:
 
     def __init__(self) -> None:
         self.compat = False     # uses the redshift_compat schema: it must exist first
+        self.listagg_order: str | None = None   # the first LISTAGG's WITHIN GROUP (ORDER BY ...), normalised
 
 
 class Refused(Exception):
@@ -395,7 +396,10 @@ def _listagg(tokens, i, o, c, flags):
     """LISTAGG([DISTINCT] x [, 'delim']) [WITHIN GROUP (ORDER BY ...)] [OVER (PARTITION BY ...)].
 
     NULLs and empty strings are skipped and the default delimiter is empty (r_LISTAGG): an array
-    aggregate filtered on both, joined with array_to_string.
+    aggregate filtered on both, joined with array_to_string. DISTINCT keeps the first value
+    encountered in WITHIN GROUP order and ignores trailing blanks (redshift_compat.first_distinct):
+    the ORDER BY may name other columns, which PostgreSQL's DISTINCT aggregates refuse, and it also
+    works in a window.
     """
     raw = _split_args(tokens, o, c)
     if not raw or len(raw) > 2:
@@ -419,39 +423,63 @@ def _listagg(tokens, i, o, c, flags):
             inner = _render(tokens[p + 1:close], flags).strip()
             order = " " + inner                      # "ORDER BY ..."
             end = close + 1
+            # r_LISTAGG: "each WITHIN GROUP clause must use the same ORDER BY values".
+            same = " ".join(inner.lower().split())
+            if flags.listagg_order is not None and flags.listagg_order != same:
+                raise Refused("0A000", "LISTAGG: each WITHIN GROUP clause of a statement must use the same "
+                                       f"ORDER BY values ({flags.listagg_order} and {same})")
+            flags.listagg_order = same
     window = ""
     j = _next_sig(tokens, end - 1)
     if j < len(tokens) and tokens[j].upper == "OVER":
         p = _next_sig(tokens, j)
         if p < len(tokens) and tokens[p].text == "(":
-            if distinct:
-                return None  # PostgreSQL has no DISTINCT window aggregates: its own error names it
             close = _match(tokens, p)
             partition = _render(tokens[p + 1:close], flags).strip()
             # An aggregate's ORDER BY is not allowed in a window call: order the frame instead.
             window = (f" OVER ({partition}{order} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)")
             order = ""
             end = close + 1
-    value = expr
     if distinct:
-        # r_LISTAGG: DISTINCT ignores trailing spaces ('a' and 'a ' are duplicates): character values
-        # are compared, and written, without them; an ORDER BY of the expression itself follows.
-        value = f"{SCHEMA}.listagg_key({expr})"
         flags.compat = True
-        order = re.sub(rf"^ ORDER BY {re.escape(expr)}(?=\s+(?:ASC|DESC)\b|\s*$)", f" ORDER BY {value}", order,
-                       flags=re.IGNORECASE)
-    agg = f"array_agg({'DISTINCT ' if distinct else ''}{value}{order})"
+        agg = f"array_agg(({expr})::text{order}) FILTER (WHERE ({expr})::text <> ''){window}"
+        return f"array_to_string({SCHEMA}.first_distinct({agg}), {delim})", end
+    agg = f"array_agg({expr}{order})"
     return (f"array_to_string({agg} FILTER (WHERE ({expr})::text <> ''){window}, {delim})", end)
 
 
 def _median(tokens, i, o, c, flags):
+    """MEDIAN(x) [OVER ([PARTITION BY ...])] -> redshift_compat.median(x), an aggregate usable as a window.
+
+    r_WF_MEDIAN: "The OVER clause cannot contain a window ordering or window frame specification":
+    refused by name, as Redshift refuses it.
+    """
     args = _args_text(tokens, o, c, flags)
     if len(args) != 1:
         return None
     j = _next_sig(tokens, c)
     if j < len(tokens) and tokens[j].upper == "OVER":
-        return None  # window MEDIAN: PostgreSQL has no window percentile_cont (refused by its error)
-    return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {args[0]})", c + 1
+        p = _next_sig(tokens, j)
+        if p < len(tokens) and tokens[p].text == "(":
+            words = _top_level_words(tokens, p, _match(tokens, p))
+            if "ORDER" in words or {"ROWS", "RANGE", "GROUPS"} & words:
+                raise Refused("42601", "MEDIAN window function: the OVER clause cannot contain a window ordering "
+                                       "or window frame specification, only PARTITION BY")
+    flags.compat = True
+    return f"{SCHEMA}.median({args[0]})", c + 1
+
+
+def _top_level_words(tokens: list[Token], open_i: int, close_i: int) -> set[str]:
+    """The words directly inside the parentheses open_i..close_i (not in nested ones)."""
+    words, depth = set(), 0
+    for t in tokens[open_i + 1:close_i]:
+        if t.kind == "punct" and t.text in "([":
+            depth += 1
+        elif t.kind == "punct" and t.text in ")]":
+            depth -= 1
+        elif depth == 0 and t.kind == "word":
+            words.add(t.upper)
+    return words
 
 
 def _concat(tokens, i, o, c, flags):

@@ -13,7 +13,9 @@ Statements without Redshift-only syntax come back byte for byte. Rewrites:
 * COPY t FROM 's3://...' -> COPY t [(cols)] FROM STDIN WITH (FORMAT csv|binary); the relay feeds the rows.
 
 A removed SORTKEY is reported (``Rewritten.sortkeys``): once the CREATE is committed the relay has a
-plain B-tree index built on those columns, PostgreSQL's stand-in for Redshift's zone-map pruning.
+plain B-tree index built on those columns, PostgreSQL's stand-in for Redshift's zone-map pruning, and
+records DISTSTYLE / DISTKEY for the catalog views. A SELECT list's references to its own aliases go to
+lateral_alias.py, which may ask for the FROM tables' columns (``Rewritten.lateral_tables``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 from redshift_endpoint import unload
 from redshift_endpoint.copy_parse import is_s3_copy, parse_copy, refusal_sql
 from redshift_endpoint.copy_spec import CopySpec, CopySyntaxError
-from redshift_endpoint.sql import char_types, functions
+from redshift_endpoint.sql import char_types, functions, lateral_alias
 from redshift_endpoint.tokens import Token, join, split_statements, string_value, tokenize, unquote_ident
 
 _TABLE_ATTRS = {"DISTSTYLE", "DISTKEY", "SORTKEY", "COMPOUND", "INTERLEAVED", "ENCODE", "BACKUP"}
@@ -47,8 +49,12 @@ class TableDef:
     columns: list[ColumnDef] = field(default_factory=list)
     like: list[str] | None = None      # CREATE TABLE x (LIKE y ...): columns come from y
     temp: bool = False                 # TEMP table or #t: only its own session sees it
-    sortkey: list[str] = field(default_factory=list)   # SORTKEY columns (AUTO: none)
+    sortkey: list[str | int] = field(default_factory=list)   # SORTKEY columns (AUTO: none); CTAS: positions
     interleaved: bool = False
+    diststyle: str | None = None       # DISTSTYLE AUTO|EVEN|ALL|KEY as written (KEY when only DISTKEY is)
+    distkey: str | int | None = None   # DISTKEY column (a CTAS may give its position)
+    layout_declared: bool = False      # any DISTSTYLE / DISTKEY / SORTKEY written (AUTO included)
+    inherit: list[str] | None = None   # CTAS of a simple SELECT from this table: its keys (r_CTAS_usage_notes)
     byte_checks: bool = False          # CHAR/VARCHAR columns got their bytes CHECK (char_types.py)
 
     @property
@@ -58,23 +64,33 @@ class TableDef:
 
 @dataclass(frozen=True)
 class SortKey:
-    """The sort key of a permanent table, to be emulated by a plain (non-unique) B-tree index.
+    """The layout of a permanent table recorded once its CREATE commits: sort key and distribution.
 
-    COMPOUND (the default): one index on all columns in order, ``<table>_sortkey``; like the zone
-    maps of a compound key it prunes on a prefix of the columns. INTERLEAVED: one single-column index
-    per column, ``<table>_sortkey_<column>``, since an interleaved key prunes on any one of them.
+    The sort key is emulated by a plain (non-unique) B-tree index. COMPOUND (the default): one index
+    on all columns in order, ``<table>_sortkey``; like the zone maps of a compound key it prunes on a
+    prefix of the columns. INTERLEAVED: one single-column index per column,
+    ``<table>_sortkey_<column>``, since an interleaved key prunes on any one of them. DISTSTYLE and
+    DISTKEY only go to the catalog views (``redshift_compat.table_distribution``): one PostgreSQL
+    server has no slices to distribute over. A CREATE TABLE AS may name columns by position
+    (``DISTKEY (1) SORTKEY (1, 3)``, r_CREATE_TABLE_AS): ``int`` entries, resolved from the catalog
+    when the layout is recorded (sortkey_index.py).
     """
     table: tuple[str, ...]             # resolved name parts, as written (schema optional)
-    columns: tuple[str, ...]
+    columns: tuple[str | int, ...]
     interleaved: bool = False
     search_path: str | None = None     # the client's SET search_path, to resolve an unqualified name
+    diststyle: str | None = None       # AUTO, EVEN, ALL, KEY (None: not given, Redshift's AUTO)
+    distkey: str | int | None = None
+    inherit: tuple[str, ...] | None = None   # take the sort and distribution keys of this table
 
     @property
     def regclass(self) -> str:
         return lookup_name(list(self.table))
 
     def indexes(self) -> list[tuple[str, tuple[str, ...]]]:
-        """(index name, columns) pairs."""
+        """(index name, columns) pairs (none without a sort key)."""
+        if not self.columns:
+            return []
         base = self.table[-1] + "_sortkey"
         if self.interleaved and len(self.columns) > 1:
             return [(_index_name(f"{base}_{c}"), (c,)) for c in self.columns]
@@ -116,20 +132,26 @@ class Rewritten:
     unloads: list[tuple[int, unload.UnloadSpec]] = field(default_factory=list)
     ordinal: int = 0                   # the statement being rewritten (counts results)
     refusals: list[functions.Refused] = field(default_factory=list)   # calls Redshift refuses (functions.py)
+    # Lateral column alias references (lateral_alias.py): the tables whose columns the rewrite needs
+    # (the relay looks them up and rewrites again with ``lateral_columns``).
+    lateral_tables: list[tuple[str, ...]] = field(default_factory=list)
+    lateral_columns: lateral_alias.Columns | None = None
 
 
-def rewrite(sql: str, binary: Sequence[bool] = (), commit_truncates: bool = False) -> Rewritten:
+def rewrite(sql: str, binary: Sequence[bool] = (), commit_truncates: bool = False,
+            columns: lateral_alias.Columns | None = None) -> Rewritten:
     """Rewrite one Query/Parse text (possibly several statements).
 
     ``binary[k]`` makes the k-th S3 COPY read ``FORMAT binary`` instead of csv (the relay decides
     that from the target's column types, then rewrites the text again). ``commit_truncates`` (a
     simple Query) puts a COMMIT after each TRUNCATE, which commits its transaction in Redshift
     (r_TRUNCATE); the relay hides that COMMIT's result. A Parse holds one statement: the relay
-    sends the COMMIT itself after the Execute.
+    sends the COMMIT itself after the Execute. ``columns``: the columns of the tables a lateral
+    column alias reference needs (``Rewritten.lateral_tables``).
     """
-    if not _MAYBE_REDSHIFT.search(sql):
+    if not _MAYBE_REDSHIFT.search(sql) and not _SELECT.search(sql):
         return Rewritten(sql, False)  # fast path: nothing Redshift-specific can be in there
-    result = Rewritten(sql, False, binary=tuple(binary))
+    result = Rewritten(sql, False, binary=tuple(binary), lateral_columns=columns)
     out = []
     ordinal = 0
     for stmt in split_statements(tokenize(sql)):
@@ -140,9 +162,11 @@ def rewrite(sql: str, binary: Sequence[bool] = (), commit_truncates: bool = Fals
             text += " COMMIT;" if text.rstrip().endswith(";") else "; COMMIT"
         out.append(text)
         for table in result.tables[n_tables:]:
-            if table.sortkey and not table.temp:
+            if (table.sortkey or table.diststyle or table.inherit) and not table.temp:
                 result.sortkeys.append((ordinal, SortKey(tuple(table.parts), tuple(table.sortkey),
-                                                         table.interleaved)))
+                                                         table.interleaved, diststyle=table.diststyle,
+                                                         distkey=table.distkey,
+                                                         inherit=tuple(table.inherit) if table.inherit else None)))
         if any(t.significant and t.text != ";" for t in stmt):
             ordinal += 1
     new = "".join(out)
@@ -159,6 +183,10 @@ _MAYBE_REDSHIFT = re.compile(
     r"SUBSTRING|REGEXP_COUNT|REGEXP_SUBSTR|REGEXP_INSTR|REGEXP_REPLACE|COLLATE|LIKE|ILIKE|SIMILAR|ALTER|TRUNCATE)\b",
     re.IGNORECASE,
 )
+
+
+# A SELECT list may refer to its own aliases (lateral_alias.py) without any Redshift-only word.
+_SELECT = re.compile(r"\bSELECT\b", re.IGNORECASE)
 
 
 def _sig(tokens: list[Token]) -> list[int]:
@@ -191,9 +219,11 @@ def _rewrite_statement(tokens: list[Token], result: Rewritten) -> str:
         result.dropped.extend(_hash_name(t) if t.text.startswith("#") else unquote_ident(t) for t in names)
     elif first in ("SET", "RESET"):
         _note_search_path(sig, result)
-    _rewrite_expressions(tokens)
     flags = functions.Rendered()
     try:
+        if any(t.upper == "SELECT" for t in sig):
+            result.lateral_tables.extend(lateral_alias.resolve(tokens, result.lateral_columns))
+        _rewrite_expressions(tokens)
         text = functions.render(tokens, flags)
     except functions.Refused as e:
         # Never the refused statement itself: one raising Redshift's error in its place.
@@ -334,11 +364,14 @@ def _rewrite_create(tokens: list[Token], sig_idx: list[int], result: Rewritten) 
         tokens[sig_idx[name_start - 1]] = Token("word", "TEMP TABLE")
     table = TableDef(parts, temp=temp or parts[-1].startswith("#"))
     result.tables.append(table)
-    if s < len(sig) and sig[s].text == "(":
+    column_list = s < len(sig) and sig[s].text == "("
+    if column_list:
         close = _match_paren(tokens, sig_idx, s)
         _rewrite_column_list(tokens, sig_idx, s, close, table)
         s = close + 1
-    _strip_table_attributes(tokens, sig_idx, s, table)
+    query_at = _strip_table_attributes(tokens, sig_idx, s, table)
+    if query_at is not None and not column_list and not table.layout_declared:
+        table.inherit = _single_source(sig[query_at + 1:])
     result.compat = result.compat or table.byte_checks
 
 
@@ -489,6 +522,9 @@ def _rewrite_column(tokens: list[Token], sig_idx: list[int], a: int, b: int, tab
         elif word in ("DISTKEY", "SORTKEY"):
             if word == "SORTKEY" and not table.sortkey:
                 table.sortkey = [name]   # a table-level SORTKEY (...) replaces it
+            if word == "DISTKEY":
+                table.distkey = name
+                table.diststyle = table.diststyle or "KEY"
             _blank(tokens, sig_idx[k], sig_idx[k] + 1)
             k += 1
         elif word == "CONSTRAINT" and k + 2 < b and tokens[sig_idx[k + 2]].upper in ("PRIMARY", "UNIQUE",
@@ -530,30 +566,83 @@ def _rewrite_column(tokens: list[Token], sig_idx: list[int], a: int, b: int, tab
             k += 1
 
 
-def _strip_table_attributes(tokens: list[Token], sig_idx: list[int], s: int, table: TableDef) -> None:
+def _strip_table_attributes(tokens: list[Token], sig_idx: list[int], s: int, table: TableDef) -> int | None:
     """Remove DISTSTYLE x, DISTKEY(c), [COMPOUND|INTERLEAVED] SORTKEY(c,...)|AUTO, ENCODE AUTO, BACKUP x.
 
-    The columns of a SORTKEY (...) go to ``table.sortkey``.
+    The columns of a SORTKEY (...) go to ``table.sortkey``, DISTSTYLE and DISTKEY to ``table.diststyle`` /
+    ``table.distkey``; a CREATE TABLE AS may give positions (numbers) instead of names. Returns the sig
+    position of a CREATE TABLE AS's ``AS`` (None: no query).
     """
     sig = [tokens[i] for i in sig_idx]
     while s < len(sig):
         word = sig[s].upper
+        if word == "AS":
+            return s  # CREATE TABLE AS: the query is not ours to touch
         if word not in _TABLE_ATTRS:
             s += 1
             continue
+        if word not in ("ENCODE", "BACKUP"):
+            table.layout_declared = True
         end = s + 1
         if word in ("COMPOUND", "INTERLEAVED") and end < len(sig) and sig[end].upper == "SORTKEY":
             end += 1
         if end < len(sig) and sig[end].text == "(":
             close = _match_paren(tokens, sig_idx, end)
+            named = [_key_column(t) for t in sig[end + 1:close] if t.kind in ("word", "qident", "num")]
             if sig[end - 1].upper == "SORTKEY":
-                table.sortkey = [unquote_ident(t) for t in sig[end + 1:close] if t.kind in ("word", "qident")]
+                table.sortkey = named
                 table.interleaved = word == "INTERLEAVED"
+            elif word == "DISTKEY" and named:
+                table.distkey = named[0]
+                table.diststyle = table.diststyle if table.diststyle not in (None, "AUTO") else "KEY"
             end = close + 1
         elif end < len(sig) and sig[end].kind == "word":
+            if word == "DISTSTYLE" and sig[end].upper in ("AUTO", "EVEN", "ALL", "KEY"):
+                table.diststyle = "KEY" if table.distkey is not None else sig[end].upper
             end += 1  # DISTSTYLE EVEN, SORTKEY AUTO, ENCODE AUTO, BACKUP NO
         _blank(tokens, sig_idx[s], sig_idx[end - 1] + 1)
         s = end
+    return None
+
+
+# A query that is more than a plain scan of one table: CTAS then chooses keys from the plan instead.
+_NOT_SIMPLE = {"JOIN", "GROUP", "ORDER", "LIMIT", "OFFSET", "UNION", "INTERSECT", "EXCEPT", "HAVING", "TOP",
+               "DISTINCT", "WINDOW", "QUALIFY", "FETCH", "WITH"}
+
+
+def _single_source(query: list[Token]) -> list[str] | None:
+    """The table of ``SELECT ... FROM t [[AS] a] [WHERE ...]`` (r_CTAS_usage_notes: "a simple select operation
+    from a single table, without a limit clause, order by clause, or group by clause"), else None."""
+    if not query or query[0].upper != "SELECT":
+        return None
+    depth, k, source = 0, 1, None
+    while k < len(query):
+        t = query[k]
+        if t.text == "(":
+            depth += 1
+        elif t.text == ")":
+            depth -= 1
+        elif depth == 0 and (t.upper in _NOT_SIMPLE or (source is not None and t.text == ",")):
+            return None
+        elif depth == 0 and t.upper == "FROM" and source is None:
+            parts = []
+            k += 1
+            while k < len(query) and query[k].kind in ("word", "qident"):
+                parts.append(unquote_ident(query[k]))
+                if k + 1 < len(query) and query[k + 1].text == ".":
+                    k += 2
+                else:
+                    break
+            if not parts or parts[-1].startswith("#"):
+                return None
+            source = parts
+        k += 1
+    return source
+
+
+def _key_column(tok: Token) -> str | int:
+    """A DISTKEY/SORTKEY entry: a column name, or a CREATE TABLE AS column position (1-based)."""
+    return int(tok.text) if tok.kind == "num" else unquote_ident(tok)
 
 
 def _rewrite_expressions(tokens: list[Token]) -> None:

@@ -342,14 +342,14 @@ def test_merge_remove_duplicates(conn):
 
 # ---------------------------------------------------------------- catalog views
 def test_pg_table_def_follows_the_search_path_and_shows_the_sort_key(endpoint, conn, pg_server):
-    """r_PG_TABLE_DEF: only schemas on the search_path; sortkey is the column's position in the key."""
+    """r_PG_TABLE_DEF: only schemas on the search_path; sortkey is the column's position in the key; encoding is character(32)."""
     schema = unique("demo")
     conn.execute(f"create schema {schema}")
     conn.execute(f"create table {schema}.demotable (one int)")
     assert rows(conn, "select * from pg_table_def where tablename = 'demotable'") == []
     conn.execute(f"set search_path to '$user', 'public', '{schema}'")
     assert rows(conn, "select * from pg_table_def where tablename = 'demotable'") == [
-        (schema, "demotable", "one", "integer", "none", False, 0, False)]
+        (schema, "demotable", "one", "integer", "none".ljust(32), False, 0, False)]
     conn.execute(f"create table {schema}.lineorder_compound (lo_orderkey integer not null, lo_custkey integer "
                  f"not null, lo_note varchar(10)) compound sortkey (lo_orderkey, lo_custkey)")
     query = ('select "column", type, encoding, distkey, sortkey, "notnull" from pg_table_def '
@@ -357,8 +357,8 @@ def test_pg_table_def_follows_the_search_path_and_shows_the_sort_key(endpoint, c
     deadline = time.monotonic() + 20
     while not rows(conn, query) and time.monotonic() < deadline:
         time.sleep(0.2)   # the endpoint builds the sort-key index after the commit, in the background
-    assert rows(conn, query) == [("lo_orderkey", "integer", "none", False, 1, True),
-                                 ("lo_custkey", "integer", "none", False, 2, True)]
+    assert rows(conn, query) == [("lo_orderkey", "integer", "none".ljust(32), False, 1, True),
+                                 ("lo_custkey", "integer", "none".ljust(32), False, 2, True)]
     assert one(conn, "select count(*) from pg_catalog.pg_table_def where tablename = 'lineorder_compound'") == (3,)
 
 

@@ -147,7 +147,8 @@ def test_sortkey_table_level_compound_and_default():
 def test_sortkey_column_level_and_distkey_not_indexed():
     assert _keys("create table t (a int distkey, b timestamp not null sortkey encode az64)") == [
         (0, ("t",), ("b",), False)]
-    assert _keys("create table t (a int distkey, b int) distkey (b)") == []
+    (_, key), = rewrite("create table t (a int distkey, b int) distkey (b)").sortkeys
+    assert (key.columns, key.diststyle, key.distkey, key.index_sql()) == ((), "KEY", "b", [])
 
 
 def test_sortkey_interleaved_gives_one_index_per_column():
@@ -158,10 +159,38 @@ def test_sortkey_interleaved_gives_one_index_per_column():
 
 
 def test_sortkey_auto_and_temp_tables_are_ignored():
-    assert _keys("create table t (a int) diststyle auto sortkey auto") == []
+    (_, key), = rewrite("create table t (a int) diststyle auto sortkey auto").sortkeys
+    assert (key.columns, key.diststyle, key.index_sql()) == ((), "AUTO", [])   # recorded for SVV_TABLE_INFO only
     assert _keys("create table #t (a int) sortkey (a)") == []
     assert _keys("create temp table t (a int sortkey)") == []
     assert _keys("create table t (a int)") == []
+
+
+def test_layout_of_create_table_as_by_position_and_by_name():
+    """r_CREATE_TABLE_AS: DISTKEY (1) SORTKEY (1, 3) are positions in the query's columns; the query is untouched."""
+    rw = rewrite("create table eventdistsort distkey (1) sortkey (1,3) as "
+                 "select eventid, venueid, dateid, encode(eventname, 'hex') backup from event")
+    (_, key), = rw.sortkeys
+    assert (key.columns, key.distkey, key.diststyle) == ((1, 3), 1, "KEY")
+    assert rw.sql.split(" as ", 1)[1] == "select eventid, venueid, dateid, encode(eventname, 'hex') backup from event"
+    (_, key), = rewrite("create table e (id) diststyle even as select 1").sortkeys
+    assert (key.columns, key.distkey, key.diststyle) == ((), None, "EVEN")
+    (_, key), = rewrite("create table e diststyle key distkey (x) interleaved sortkey (y, x) as select 1 x, 2 y").sortkeys
+    assert (key.columns, key.distkey, key.diststyle, key.interleaved) == (("y", "x"), "x", "KEY", True)
+
+
+def test_create_table_as_of_a_plain_select_inherits_only_without_declared_keys():
+    """r_CTAS_usage_notes: a simple select from a single table, without LIMIT, ORDER BY or GROUP BY, keeps its keys."""
+    def inherit(sql):
+        return [key.inherit for _, key in rewrite(sql).sortkeys]
+    assert inherit("create table event_backup as select * from event") == [("event",)]
+    assert inherit("create table b as select a, b from dw.event e where a > 1") == [("dw", "event")]
+    for sql in ("create table b as select a from event join x using (a)", "create table b as select a from event, x",
+                "create table b as select a from event order by a", "create table b as select a from event limit 3",
+                "create table b as select a, count(*) from event group by a", "create table b (x) as select a from event",
+                "create table b as select a from (select 1 a) s", "create temp table b as select * from event"):
+        assert inherit(sql) == [], sql
+    assert inherit("create table b diststyle even as select * from event") == [None]   # declared: nothing inherited
 
 
 def test_sortkey_quoted_and_schema_qualified_names():
