@@ -160,7 +160,14 @@ async def authenticate(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
     server = ScramMechanism(MECHANISM).make_server(
         lambda _name: (secret.salt, secret.stored_key, secret.server_key, secret.iterations))
     try:
-        server.set_client_first(client_first)
+        # scramp refuses the empty name libpq and its kin send ("n=,r=..."): give it one, and put the
+        # message back as sent, since the proof covers it (RFC 5802's AuthMessage).
+        gs2, _, bare = client_first.partition(",,")
+        if bare.startswith("n=,"):
+            server.set_client_first(f"{gs2},,n=*{bare[2:]}")
+            server.client_first_bare = bare
+        else:
+            server.set_client_first(client_first)
         server_first = server.get_server_first()
         writer.write(p.message(b"R", p.pack_int32(_SASL_CONTINUE) + server_first.encode()))
         await writer.drain()

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from redshift_endpoint import backend_login, binary, limits
 from redshift_endpoint import protocol as p
 from redshift_endpoint.auth import AuthFailed, BackendSecret, Credentials, authenticate
-from redshift_endpoint.backend import BackendConnections
+from redshift_endpoint.backend import BackendConnections, databases_named_by
 from redshift_endpoint.catalog import Catalog
 from redshift_endpoint.convert import RowError
 from redshift_endpoint.copy_spec import CopySpec
@@ -346,6 +346,8 @@ class Session:
         return await asyncio.to_thread(rewrite, text, *args)
 
     async def _rewrite(self, text: str):
+        for dbname in databases_named_by(text):   # PostgreSQL refuses while the endpoint holds one open
+            await self.services.conns.release_database(dbname)
         rw = await self._run_rewrite(text)
         if rw.changed and log.isEnabledFor(logging.DEBUG):
             log.debug("rewrote %r -> %r", redact(text)[:500], redact(rw.sql)[:500])
