@@ -129,7 +129,9 @@ class Session:
         except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, ValueError, AuthFailed) as e:
             log.info("client %s: login aborted: %s", self.peer, e)
             if isinstance(e, AuthFailed | ValueError | TimeoutError) and self.startup is not None:
-                code, text = (e.sqlstate, str(e)) if isinstance(e, AuthFailed) else ("08P01", f"login failed: {e}")
+                code, text = ((e.sqlstate, str(e)) if isinstance(e, AuthFailed)
+                              else ("57014", "canceling authentication due to timeout")   # PostgreSQL's words
+                              if isinstance(e, TimeoutError) else ("08P01", f"login failed: {e}"))
                 self.cwriter.write(p.error_response(code, text, severity="FATAL"))
                 await self._safe_drain(self.cwriter)
             self.cwriter.close()
