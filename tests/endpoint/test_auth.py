@@ -24,7 +24,7 @@ import redshift_connector
 
 from redshift_endpoint import limits
 from redshift_endpoint.process import ROOT
-from tests.endpoint.endpoint_helpers import own_endpoint, pg, unique
+from tests.endpoint.endpoint_helpers import CREDS, Bucket, own_endpoint, pg, unique
 from tests.endpoint.wire import Wire, errors, login, message, startup, timed
 
 pytestmark = pytest.mark.integration
@@ -205,8 +205,12 @@ def test_auth_file_user_logs_in_with_postgresqls_verifier(pg_server, s3_server, 
     checks the client with it and logs in to PostgreSQL with the ClientKey the proof revealed.
     Its own connections still serve the admin user only."""
     other, password = unique("analyst"), base64.urlsafe_b64encode(os.urandom(9)).decode()
+    table, bucket = unique("own"), Bucket(s3_server.endpoint_url)
+    bucket.put("rows/part-0.json", b'{"a": 1}\n')
     with psycopg.connect(pg_server.superuser_dsn(pg_server.dbname), autocommit=True) as c:
         c.execute(f"CREATE ROLE {other} LOGIN PASSWORD '{password}'")
+        c.execute(f"CREATE TABLE {table} (a integer)")
+        c.execute(f"GRANT ALL ON {table} TO {other}")
         verifier = c.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (other,)).fetchone()[0]
     assert verifier.startswith("SCRAM-SHA-256$")
     auth_file = tmp_path / "userlist.txt"
@@ -216,8 +220,7 @@ def test_auth_file_user_logs_in_with_postgresqls_verifier(pg_server, s3_server, 
         with psycopg.connect(dsn, connect_timeout=10) as conn:
             assert conn.execute("SELECT current_user").fetchone() == (other,)
             with pytest.raises(psycopg.Error, match=f"logs in as '{e.user}' only"):
-                conn.execute("COPY t FROM 's3://b/k' credentials 'aws_access_key_id=a;aws_secret_access_key=b' "
-                             "FORMAT AS JSON 'auto'")
+                conn.execute(f"COPY {table} FROM '{bucket.url('rows/')}' credentials '{CREDS}' FORMAT AS JSON 'auto'")
         with pytest.raises(psycopg.OperationalError, match=f'password authentication failed for user "{other}"'):
             psycopg.connect(dsn.replace(f"password={password}", "password=wrong"), connect_timeout=10)
         with psycopg.connect(e.dsn(), connect_timeout=10) as conn:   # the admin user, from PGPASSWORD
