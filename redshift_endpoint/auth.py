@@ -183,11 +183,11 @@ async def authenticate(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
     writer.write(p.message(b"R", p.pack_int32(_SASL_FINAL) + server_final.encode()))
     if secret.password is not None:
         return BackendSecret(user, secret.password, None)
-    return BackendSecret(user, None, _client_key(server.client_first_bare, server_first, client_final,
+    return BackendSecret(user, None, client_key_from_proof(server.client_first_bare, server_first, client_final,
                                                  secret.stored_key), secret.server_key)
 
 
-def _client_key(client_first_bare: str, server_first: str, client_final: str, stored_key: bytes) -> bytes:
+def client_key_from_proof(client_first_bare: str, server_first: str, client_final: str, stored_key: bytes) -> bytes:
     """ClientKey = ClientProof XOR HMAC(StoredKey, AuthMessage) (RFC 5802), after the proof was checked."""
     without_proof, proof = client_final.rsplit(",p=", 1)
     auth_message = f"{client_first_bare},{server_first},{without_proof}".encode()

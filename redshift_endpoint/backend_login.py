@@ -32,7 +32,7 @@ def _hmac(key: bytes, msg: bytes) -> bytes:
     return hmac.new(key, msg, hashlib.sha256).digest()
 
 
-class _ScramClient:
+class BackendScramClient:
     """The client side of SCRAM-SHA-256 (RFC 5802, RFC 7677), from a password or a ClientKey."""
 
     def __init__(self, secret: BackendSecret):
@@ -83,7 +83,7 @@ async def login(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, star
                 secret: BackendSecret) -> None:
     """Send ``startup`` and answer PostgreSQL until AuthenticationOk (which is consumed, not forwarded)."""
     writer.write(startup)
-    scram: _ScramClient | None = None
+    scram: BackendScramClient | None = None
     while True:
         await writer.drain()
         mtype, body = await p.read_message(reader, limits.AUTH_MESSAGE_BYTES)
@@ -103,7 +103,7 @@ async def login(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, star
         elif code == _SASL:
             if MECHANISM.encode() not in body[4:].split(b"\0"):
                 raise AuthFailed("28000", f"PostgreSQL offers no {MECHANISM}")
-            scram = _ScramClient(secret)
+            scram = BackendScramClient(secret)
             writer.write(p.message(b"p", scram.first()))
         elif code == _SASL_CONTINUE and scram is not None:
             writer.write(p.message(b"p", scram.final(body[4:].decode())))

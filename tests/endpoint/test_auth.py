@@ -8,6 +8,7 @@ endpoint's own connections let go of a database so that it can be dropped or ren
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import shutil
@@ -23,6 +24,7 @@ import pytest
 import redshift_connector
 
 from redshift_endpoint import limits
+from redshift_endpoint.backend import BackendConnections
 from redshift_endpoint.process import ROOT
 from tests.endpoint.endpoint_helpers import CREDS, Bucket, own_endpoint, pg, unique
 from tests.endpoint.wire import Wire, errors, login, message, startup, timed
@@ -277,3 +279,27 @@ def test_own_connections_close_when_idle(ep, pg_server):
     assert own_connections(pg_server, name) == 0
     with pg(pg_server) as c:   # and PostgreSQL itself can now drop it
         c.execute(f"DROP DATABASE {name}")
+
+
+def test_own_connections_are_capped_per_database(pg_server):
+    """Two purposes, a cap of one: the second call waits for the first's connection to close."""
+    async def scenario() -> tuple[list[int], list[int], int]:
+        conns = BackendConnections(pg_server.host, pg_server.port, pg_server.user, pg_server.password,
+                                   idle_seconds=0.4, per_database=1)
+        seen: list[int] = []
+
+        async def q(conn):
+            seen.append(conns.open_count(pg_server.dbname))
+            await asyncio.sleep(0.2)
+            return (await (await conn.execute("SELECT 1")).fetchone())[0]
+
+        try:
+            results = await asyncio.gather(conns.run(pg_server.dbname, pg_server.user, q),
+                                           conns.run(pg_server.dbname, pg_server.user, q, purpose="index"))
+            await asyncio.sleep(1.0)   # idle for longer than idle_seconds
+            return seen, results, conns.open_count()
+        finally:
+            await conns.close()
+
+    seen, results, left = asyncio.run(scenario())
+    assert results == [1, 1] and seen == [1, 1] and left == 0
