@@ -127,7 +127,9 @@ class Session:
         try:
             secret = await asyncio.wait_for(self._login_client(), self.services.login_timeout)
         except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, ValueError, AuthFailed) as e:
-            log.info("client %s: login aborted: %s", self.peer, e)
+            # A refused login is worth a line; a socket that went away or timed out is flood noise.
+            log.log(logging.INFO if isinstance(e, AuthFailed) else logging.DEBUG,
+                    "client %s: login aborted: %s", self.peer, e)
             if isinstance(e, AuthFailed | ValueError | TimeoutError) and self.startup is not None:
                 code, text = ((e.sqlstate, str(e)) if isinstance(e, AuthFailed)
                               else ("57014", "canceling authentication due to timeout")   # PostgreSQL's words
