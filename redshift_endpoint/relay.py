@@ -352,6 +352,7 @@ class Session:
     async def _rewrite(self, text: str):
         for dbname in databases_named_by(text):   # PostgreSQL refuses while the endpoint holds one open
             await self.services.conns.release_database(dbname)
+            self.services.load_errors.forget_database(dbname)
         rw = await self._run_rewrite(text)
         if rw.changed and log.isEnabledFor(logging.DEBUG):
             log.debug("rewrote %r -> %r", redact(text)[:500], redact(rw.sql)[:500])

@@ -254,6 +254,11 @@ def test_drop_database_after_the_endpoint_touched_it(ep, pg_server):
         conn.execute(f"drop database {name}")
     with pg(pg_server) as c:
         assert c.execute("SELECT count(*) FROM pg_database WHERE datname = %s", (name,)).fetchone() == (0,)
+    # A new database of the same name gets the endpoint's system tables again.
+    with psycopg.connect(ep.dsn(), autocommit=True) as conn:
+        conn.execute(f"create database {name}")
+    with psycopg.connect(ep.dsn(name), autocommit=True, connect_timeout=10) as conn:
+        assert conn.execute("SELECT count(*) FROM stl_load_errors").fetchone() == (0,)
 
 
 def test_rename_database_after_the_endpoint_touched_it(ep, pg_server):
