@@ -18,7 +18,7 @@ import struct
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from redshift_endpoint.load_spec import Column, FieldError, LoadSpec
+from redshift_endpoint.load_spec import Column, FieldError, LoadSpec, fits
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 TRAILER = struct.pack(">h", -1)
@@ -64,12 +64,12 @@ def field_expr(i: int, col: Column, spec: LoadSpec, get: str) -> str:
     enc = col.binary
     plain_text = not (spec.empty_as_null or spec.blanks_as_null or spec.trim_blanks)
     if enc == "text" and plain_text:
-        fits = "" if col.maxlen is None else f" and len(v) <= {col.maxlen}"
-        # UTF-8 takes at most 4 bytes a character: short columns always index LENGTHS.
-        short = col.maxlen is not None and col.maxlen * 4 < len(LENGTHS)
+        # Lengths are bytes: a fitting value of a short column always indexes LENGTHS.
+        short = col.maxlen is not None and col.maxlen < len(LENGTHS)
         prefix = "LENGTHS[len(b := v.encode())]" if short else "LEN(len(b := v.encode()))"
         # Most text values repeat (levels, pages, names, user agents): look the field up first.
-        return f"((TEXT.get(v) or TEXT.setdefault(v, {prefix} + b)) if {v}.__class__ is str{fits} else {slow})"
+        return (f"((TEXT.get(v) or TEXT.setdefault(v, {prefix} + b)) if {v}.__class__ is str and {fits(col)} "
+                f"else {slow})")
     if enc in _INT_BITS:
         lim = 2 ** _INT_BITS[enc]
         return f"({enc.upper()}({_width(enc)}, v) if {v}.__class__ is int and {-lim} <= v < {lim} else {slow})"

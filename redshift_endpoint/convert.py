@@ -28,7 +28,7 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 import orjson
 
 from redshift_endpoint import binary, timefmt
-from redshift_endpoint.load_spec import Column, FieldError, LoadSpec
+from redshift_endpoint.load_spec import Column, FieldError, LoadSpec, fits
 
 _INT_RANGE = {"int2": 2**15, "int4": 2**31, "int8": 2**63}
 _EPOCH = datetime(1970, 1, 1)
@@ -189,10 +189,19 @@ def make_slow_converter(col: Column, spec: LoadSpec):
             return ""
         if spec.blanks_as_null and s.strip() == "":
             return ""
-        if col.maxlen is not None and len(s) > col.maxlen:
-            if not spec.truncate_columns:
-                raise FieldError(f"String length exceeds DDL length ({len(s)} > {col.maxlen})", 1204, s)
-            s = s[: col.maxlen]
+        if col.single_byte and not s.isascii():
+            # "Multibyte character load errors": CHAR takes single-byte characters only, error 1220.
+            bad = " ".join(c.encode("utf-8", "surrogatepass").hex() for c in s if not c.isascii())
+            raise FieldError(f"Multibyte character not supported for CHAR (Hint: Try using VARCHAR). "
+                             f"Invalid char: {bad}", 1220, s)
+        if col.maxlen is not None and len(s) > col.maxlen // 4:   # under n/4 characters always fits
+            b = s.encode("utf-8", "surrogatepass")
+            if len(b) > col.maxlen:
+                # Lengths are bytes (r_Character_types); TRUNCATECOLUMNS cuts at the last whole
+                # character that fits (copy-parameters-data-conversion).
+                if not spec.truncate_columns:
+                    raise FieldError("String length exceeds DDL length", 1204, s)
+                s = b[: col.maxlen].decode("utf-8", "ignore")
         return _quote(s)
 
     def int_value(v: object) -> str:
@@ -325,8 +334,7 @@ def _field_expr(i: int, col: Column, spec: LoadSpec, arrays: bool = False) -> st
     slow = f"('' if v is None else C[{i}](v))"
     plain_text = not (spec.empty_as_null or spec.blanks_as_null or spec.trim_blanks)
     if col.kind == "text" and plain_text:
-        fits = "" if col.maxlen is None else f" and len(v) <= {col.maxlen}"
-        return f"""(('"' + v.replace('"', '""') + '"') if {v}.__class__ is str{fits} else {slow})"""
+        return f"""(('"' + v.replace('"', '""') + '"') if {v}.__class__ is str and {fits(col)} else {slow})"""
     if col.kind in _INT_RANGE:
         lim = _INT_RANGE[col.kind]
         # JSON often carries ids as digit strings ("userId": "39"): pass those through as well.

@@ -63,7 +63,7 @@ def numeric_scale(pg_type: str) -> int | None:
 
 
 def max_length(pg_type: str) -> int | None:
-    """varchar(n)/char(n) -> n (MAX was already rewritten to 65535)."""
+    """varchar(n)/char(n) -> n, in bytes as Redshift counts (MAX was already rewritten to 65535)."""
     m = re.search(r"char\w*(?:\s+varying)?\s*\(\s*(\d+|max)\s*\)", pg_type.lower())
     if not m:
         return None
@@ -77,11 +77,32 @@ class Column:
     maxlen: int | None = None
     binary: str | None = None   # binary COPY encoding of the column's type, None if not supported
     scale: int | None = None    # numeric(p, s): s
+    single_byte: bool = False   # CHAR: single-byte (ASCII) characters only (r_Character_types)
 
     @classmethod
     def of(cls, name: str, pg_type: str) -> Column:
         """A target column, classified from its PostgreSQL type name."""
-        return cls(name, column_kind(pg_type), max_length(pg_type), binary_type(pg_type), numeric_scale(pg_type))
+        return cls(name, column_kind(pg_type), max_length(pg_type), binary_type(pg_type), numeric_scale(pg_type),
+                   is_fixed_char(pg_type))
+
+
+def is_fixed_char(pg_type: str) -> bool:
+    """CHAR/CHARACTER/BPCHAR/NCHAR (not VARYING): Redshift's CHAR holds single-byte characters only."""
+    t = " ".join(pg_type.strip().lower().split())
+    return bool(re.fullmatch(r"(n?char|character|bpchar)(\s*\(\s*\d+\s*\))?", t))
+
+
+def fits(col: Column) -> str:
+    """A Python condition on a str ``v`` (a generated converter's fast path): it fits the column as is.
+
+    Lengths are bytes (UTF-8): an ASCII string (``isascii()`` reads a flag: O(1)) has one byte a
+    character; any other is encoded to count. CHAR takes ASCII only.
+    """
+    if col.maxlen is None:
+        return "True"
+    if col.single_byte:
+        return f"v.isascii() and len(v) <= {col.maxlen}"
+    return f"len(v) <= {col.maxlen} and (v.isascii() or len(v.encode()) <= {col.maxlen})"
 
 
 @dataclass

@@ -61,6 +61,17 @@ _RESULTS = {b"C", b"I", b"s"}        # the one result of an Execute (or of a sim
 # Errors that mean the backend itself is going away (or the query was cancelled): passed through
 # as they are, never turned into a "Load into table failed".
 _PASS_THROUGH_ERRORS = ("57014", "57P01", "57P02", "57P03", "08")
+# Sent right behind the Execute of a TRUNCATE (extended protocol), since a TRUNCATE commits its
+# transaction in Redshift; named so that the client's unnamed statement and portal are untouched.
+_COMMIT_STMT, _COMMIT_PORTAL = b"redshift_endpoint_truncate_commit", b"redshift_endpoint_truncate_commit"
+_COMMIT_MESSAGES = b"".join((
+    p.message(b"C", b"S" + _COMMIT_STMT + b"\0"),
+    p.message(b"P", _COMMIT_STMT + b"\0COMMIT\0\0\0"),
+    p.message(b"B", _COMMIT_PORTAL + b"\0" + _COMMIT_STMT + b"\0\0\0\0\0\0\0"),
+    p.message(b"E", _COMMIT_PORTAL + b"\0\0\0\0\0"),
+    p.message(b"C", b"P" + _COMMIT_PORTAL + b"\0"),
+))
+_COMMIT_RESPONSES = (b"3", b"1", b"2", b"C", b"3")
 _COPY_CONTEXT = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:]+))?(?:: \"(.*)\")?", re.S)
 
 
@@ -121,6 +132,12 @@ class Session:
         self.unload_expect: dict[int, deque[tuple[int, UnloadJob]]] = defaultdict(deque)
         self.unloading: UnloadJob | None = None
         self.compat_ready = False                  # the redshift_compat schema was checked (sql/compat_schema.py)
+        # TRUNCATE commits its transaction (r_TRUNCATE): statements/portals that are a TRUNCATE; per
+        # segment, the result ordinals of TRUNCATEs; the responses of our COMMIT still to hide.
+        self.truncate_stmts: set[bytes] = set()
+        self.truncate_portals: set[bytes] = set()
+        self.truncate_expect: dict[int, deque[tuple[int, bool]]] = defaultdict(deque)   # (ordinal, extended)
+        self.hiding: deque[bytes] = deque()
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> None:
@@ -298,6 +315,10 @@ class Session:
                     self.stmt_keys[name] = rw.sortkeys[0][1]
                 elif self.stmt_keys:
                     self.stmt_keys.pop(name, None)
+                if rw.truncates:
+                    self.truncate_stmts.add(name)
+                else:
+                    self.truncate_stmts.discard(name)
                 w.write(p.build_parse(name, rw.sql, tail) if rw.changed else p.message(mtype, body))
             elif mtype == b"B":
                 portal, stmt = p.parse_bind(body)
@@ -310,6 +331,10 @@ class Session:
                     self.portal_keys[portal] = self.stmt_keys[stmt]
                 elif self.portal_keys:
                     self.portal_keys.pop(portal, None)
+                if stmt in self.truncate_stmts:
+                    self.truncate_portals.add(portal)
+                else:
+                    self.truncate_portals.discard(portal)
                 w.write(p.message(mtype, body))
             elif mtype == b"E":
                 portal = p.parse_execute(body)
@@ -318,6 +343,9 @@ class Session:
                 if portal in self.unload_portals:
                     self.unload_expect[self.segments_sent].append(
                         (self.results_sent, UnloadJob(self.unload_portals[portal])))
+                truncate = portal in self.truncate_portals
+                if truncate:
+                    self.truncate_expect[self.segments_sent].append((self.results_sent, True))
                 self.results_sent += 1
                 spec = self.portals.get(portal)
                 if spec is not None:
@@ -326,8 +354,11 @@ class Session:
                     await self._inject(job)
                     continue
                 w.write(p.message(mtype, body))
+                if truncate:
+                    w.write(_COMMIT_MESSAGES)   # right behind the TRUNCATE: its responses are hidden
             elif mtype == b"C":
                 kind, name = p.parse_target(body)
+                (self.truncate_stmts if kind == b"S" else self.truncate_portals).discard(name)
                 (self.statements if kind == b"S" else self.portals).pop(name, None)
                 (self.stmt_keys if kind == b"S" else self.portal_keys).pop(name, None)
                 (self.unload_stmts if kind == b"S" else self.unload_portals).pop(name, None)
@@ -349,11 +380,11 @@ class Session:
             return rewrite(text, *args)
         return await asyncio.to_thread(rewrite, text, *args)
 
-    async def _rewrite(self, text: str):
+    async def _rewrite(self, text: str, simple: bool = False):
         for dbname in databases_named_by(text):   # PostgreSQL refuses while the endpoint holds one open
             await self.services.conns.release_database(dbname)
             self.services.load_errors.forget_database(dbname)
-        rw = await self._run_rewrite(text)
+        rw = await self._run_rewrite(text, (), simple)
         if rw.changed and log.isEnabledFor(logging.DEBUG):
             log.debug("rewrote %r -> %r", redact(text)[:500], redact(rw.sql)[:500])
         for t in rw.tables:
@@ -366,9 +397,11 @@ class Session:
 
     async def _query(self, body: bytes) -> None:
         text = p.query_text(body)
-        rw = await self._choose_formats(text, await self._rewrite(text))
+        rw = await self._choose_formats(text, await self._rewrite(text, simple=True), simple=True)
         await self._prepare_dialect(rw)
         jobs = [self._expect(spec) for spec in rw.copies]
+        if rw.truncates:   # (never touch the defaultdict otherwise: one entry per segment adds up)
+            self.truncate_expect[self.segments_sent].extend((k, False) for k in rw.truncates)
         for ordinal, spec in rw.unloads:
             self.unload_expect[self.segments_sent].append((ordinal, UnloadJob(spec)))
         if rw.sortkeys:
@@ -385,7 +418,7 @@ class Session:
         if rw.compat and not self.compat_ready:
             self.compat_ready = await compat_schema.ensure(self.services.conns, self.startup.database, self.startup.user)
 
-    async def _choose_formats(self, text: str, rw: Rewritten) -> Rewritten:
+    async def _choose_formats(self, text: str, rw: Rewritten, simple: bool = False) -> Rewritten:
         """Rewrite again with FORMAT binary for the S3 COPYs whose target types allow it.
 
         The format is part of the statement PostgreSQL receives now, while the rows come at
@@ -396,7 +429,7 @@ class Session:
         types = [await self._binary_types(spec) for spec in rw.copies]
         if not any(types):
             return rw
-        rw = await self._run_rewrite(text, [t is not None for t in types])
+        rw = await self._run_rewrite(text, [t is not None for t in types], simple)
         for spec, t in zip(rw.copies, types, strict=True):
             spec.binary_types = t or ()
         return rw
@@ -482,7 +515,7 @@ class Session:
                     length = int.from_bytes(buf[pos + 1: pos + 5], "big")
                     end = pos + 1 + length
                     mtype = buf[pos]
-                    watched = mtype in _WATCHED or self.unloading is not None
+                    watched = mtype in _WATCHED or self.unloading is not None or bool(self.hiding)
                     if end > n:
                         if length > limits.PASS_THROUGH_BYTES and not watched:
                             out += buf[pos:n]
@@ -514,6 +547,10 @@ class Session:
 
     async def _on_backend_message(self, mtype: bytes, body: bytes, out: bytearray) -> bytes | None:
         """Return replacement bytes (b'' hides the message) or None to forward it unchanged."""
+        if self.hiding:
+            hidden = self._hide_commit(mtype, body)
+            if hidden is not None:
+                return hidden
         if self.unloading is not None or mtype == b"H":
             replaced = await self._on_unload_message(mtype, body)
             if replaced is not None:
@@ -528,6 +565,7 @@ class Session:
             if mtype == b"C":
                 self.in_copy = None
                 self._on_command_complete(body)
+                self._after_truncate(body)
             self.results_seen += 1
             return None
         if mtype == b"E":
@@ -546,6 +584,8 @@ class Session:
                 await self.services.load_errors.ensure_system_tables(self.startup.database, self.startup.user)
             self.expect.pop(self.segments_seen, None)
             self.key_expect.pop(self.segments_seen, None)
+            self.truncate_expect.pop(self.segments_seen, None)
+            self.hiding.clear()
             self._on_ready(body[:1])
             self.segments_seen += 1
             self.results_seen = 0
@@ -593,6 +633,34 @@ class Session:
             return p.error_response("XX000", f"UNLOAD to '{job.spec.target}' failed: {type(e).__name__}")
         log.info("UNLOAD %d rows to %d file(s) under %s", result.rows, len(result.files), job.spec.target)
         return p.message(b"C", b"UNLOAD\0")
+
+    # ------------------------------------------------------------------ TRUNCATE commits
+    def _after_truncate(self, body: bytes) -> None:
+        """A TRUNCATE's CommandComplete: the COMMIT sent behind it answers next, hidden."""
+        expected = self.truncate_expect.get(self.segments_seen)
+        while expected and expected[0][0] < self.results_seen:
+            expected.popleft()
+        if expected and expected[0][0] == self.results_seen:
+            extended = expected.popleft()[1]
+            if body.startswith(b"TRUNCATE"):
+                # Extended protocol: CloseComplete, ParseComplete, BindComplete, COMMIT, CloseComplete;
+                # simple Query: the COMMIT the rewrite added.
+                self.hiding.extend(_COMMIT_RESPONSES if extended else (b"C",))
+
+    def _hide_commit(self, mtype: bytes, body: bytes) -> bytes | None:
+        """Hide the responses to our COMMIT (and its 'no transaction in progress' warning)."""
+        if mtype == b"N" and p.error_fields(body).get("C") == "25P01":
+            return b""
+        if mtype in (b"E", b"Z"):
+            self.hiding.clear()
+            return None
+        if mtype == self.hiding[0]:
+            self.hiding.popleft()
+            if mtype == b"C":   # the transaction is committed: pending sort-key indexes can be built
+                self.keys_committed += self.keys_pending
+                self.keys_pending = []
+            return b""
+        return None
 
     # ------------------------------------------------------------------ sort-key indexes
     def _on_command_complete(self, body: bytes) -> None:

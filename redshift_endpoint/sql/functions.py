@@ -13,11 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from redshift_endpoint.tokens import Token, join, string_value
+from redshift_endpoint.tokens import Token, join, string_value, unquote_ident
 
 SCHEMA = "redshift_compat"
 CALLS_NAMES = ("NVL", "NVL2", "DECODE", "LEN", "TEXTLEN", "CHARINDEX", "STRTOL", "DATEDIFF", "DATEADD", "DATE_PART",
-               "DATEPART", "PGDATE_PART", "DATE_TRUNC", "EXTRACT", "CONVERT_TIMEZONE", "TRUNC", "LISTAGG", "MEDIAN")
+               "DATEPART", "PGDATE_PART", "DATE_TRUNC", "EXTRACT", "CONVERT_TIMEZONE", "TRUNC", "LISTAGG", "MEDIAN",
+               "ADD_MONTHS", "CONCAT", "SPLIT_PART", "SUBSTRING", "REGEXP_COUNT", "REGEXP_SUBSTR", "REGEXP_INSTR",
+               "REGEXP_REPLACE", "COLLATE")
 
 # Redshift date-part names and abbreviations ("Date parts for date or timestamp functions") -> the
 # name PostgreSQL's date_part/interval input accepts.
@@ -52,13 +54,24 @@ class Rendered:
         self.compat = False     # uses the redshift_compat schema: it must exist first
 
 
+class Refused(Exception):
+    """A call Redshift itself refuses: the whole statement is replaced by one raising this error."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
 # A statement without any of these words has nothing for this module (most DDL and DML).
 _WORDS = re.compile(r"\b(?:" + "|".join(sorted(set(CALLS_NAMES))) + r"|APPROXIMATE|TOP|MERGE|PG_TABLE_DEF|"
-                    r"SVV_TABLE_INFO)\b", re.IGNORECASE)
+                    r"SVV_TABLE_INFO|LIKE|ILIKE|SIMILAR)\b", re.IGNORECASE)
 
 
 def render(tokens: list[Token], flags: Rendered) -> str:
-    """The statement's text with every Redshift-only call, clause and catalog name rewritten."""
+    """The statement's text with every Redshift-only call, clause and catalog name rewritten.
+
+    Raises ``Refused`` for a call Redshift refuses (the caller sends ``refusal_statement`` instead).
+    """
     text = join(tokens)
     if not _WORDS.search(text):
         return text
@@ -67,6 +80,16 @@ def render(tokens: list[Token], flags: Rendered) -> str:
     if merged is not None:
         return merged
     return _render(tokens, flags)
+
+
+def refusal_statement(code: str, message: str) -> str:
+    """A statement that fails with this error and shows nothing of the refused one."""
+    tag, n = "$redshift_refused$", 0
+    while tag in message:
+        n += 1
+        tag = f"$redshift_refused{n}$"
+    return (f"DO {tag} BEGIN RAISE EXCEPTION USING ERRCODE = '{code}', "
+            f"MESSAGE = '{message.replace(chr(39), chr(39) * 2)}'; END {tag}")
 
 
 def _sig_positions(tokens: list[Token]) -> list[int]:
@@ -123,6 +146,7 @@ def _part(arg: list[Token]) -> str | None:
 
 def _render(tokens: list[Token], flags: Rendered) -> str:
     out: list[str] = []
+    meta: list[Token | None] = []   # per out entry: its significant token ("atom": a rewritten call), else None
     i, n = 0, len(tokens)
     prev_sig: Token | None = None
     while i < n:
@@ -137,9 +161,21 @@ def _render(tokens: list[Token], flags: Rendered) -> str:
                     if done is not None:
                         text, end = done
                         out.append(text)
+                        meta.append(Token("atom", text))
                         prev_sig = Token("word", "x")
                         i = end
                         continue
+            elif word == "COLLATE" and j < n and tokens[j].kind in ("word", "qident") \
+                    and unquote_ident(tokens[j]) in _COLLATIONS:
+                # COLLATE case_insensitive in a column definition or an expression (r_CREATE_TABLE_NEW).
+                flags.compat = True
+                out.append(f"COLLATE {_COLLATIONS[unquote_ident(tokens[j])]}")
+                meta.append(Token("collate", ""))
+                prev_sig = tokens[j]
+                i = j + 1
+                continue
+            elif word in _LIKE_WORDS and _wrap_like_operand(out, meta):
+                flags.compat = True
             elif word == "APPROXIMATE" and j < n and tokens[j].upper in ("COUNT", "PERCENTILE_DISC"):
                 # APPROXIMATE COUNT(DISTINCT x) and APPROXIMATE PERCENTILE_DISC: the exact result is
                 # within the documented error bounds of the estimate.
@@ -148,6 +184,7 @@ def _render(tokens: list[Token], flags: Rendered) -> str:
             elif word in CATALOG_VIEWS and not (j < n and tokens[j].text == "("):
                 flags.compat = True
                 out.append(f"{SCHEMA}.{word.lower()}")
+                meta.append(t)
                 prev_sig = t
                 i += 1
                 continue
@@ -156,14 +193,96 @@ def _render(tokens: list[Token], flags: Rendered) -> str:
                 if k < n and tokens[k].upper in CATALOG_VIEWS:
                     flags.compat = True
                     out.append(f"{SCHEMA}.{tokens[k].text.lower()}")
+                    meta.append(tokens[k])
                     prev_sig = tokens[k]
                     i = k + 1
                     continue
         out.append(t.text)
+        meta.append(t if t.significant else None)
         if t.significant:
             prev_sig = t
         i += 1
     return "".join(out)
+
+
+# ---------------------------------------------------------------- strings where Redshift reads one
+_LIKE_WORDS = {"LIKE", "ILIKE", "SIMILAR"}
+# Words that end an expression or are no operand of their own: never taken for the operand of LIKE.
+_KEYWORDS = {"END", "NULL", "TRUE", "FALSE", "NOT", "AND", "OR", "WHERE", "SELECT", "WHEN", "THEN", "ELSE", "ON",
+             "HAVING", "CASE", "IS", "IN", "BETWEEN", "AS", "BY", "FROM", "DISTINCT", "ALL", "ANY", "SOME", "EXISTS",
+             "LIKE", "ILIKE", "SIMILAR", "ESCAPE", "USING", "JOIN", "SET", "VALUES", "RETURNING", "CHECK", "TABLE"}
+# An operator before the operand binding tighter than LIKE: the operand is a larger expression, left alone.
+_TIGHTER = set("+-*/%^|:.[~&#@")
+
+
+def _prev(meta: list[Token | None], k: int) -> int:
+    """Index of the out entry of the significant token before entry k (-1 if none)."""
+    k -= 1
+    while k >= 0 and meta[k] is None:
+        k -= 1
+    return k
+
+
+def _wrap_like_operand(out: list[str], meta: list[Token | None]) -> bool:
+    """``ts LIKE '2008-09%'`` (r_DATE_TRUNC's example): Redshift reads a timestamp operand as its text.
+
+    Wraps the operand just rendered (a column, a function call or a parenthesised expression) in
+    ``redshift_compat.as_text``, which leaves strings as they are. Anything else is left alone.
+    """
+    end = _prev(meta, len(meta))
+    if end >= 0 and meta[end].upper == "NOT":
+        end = _prev(meta, end)
+    if end < 0:
+        return False
+    last = meta[end]
+    if last.kind == "punct" and last.text == ")":
+        depth, start = 0, end
+        while start >= 0:
+            m = meta[start]
+            if m is not None and m.kind == "punct" and m.text in "()":
+                depth += 1 if m.text == ")" else -1
+                if depth == 0:
+                    break
+            start -= 1
+        if start < 0:
+            return False
+        name = _prev(meta, start)
+        if name >= 0 and meta[name].kind in ("word", "qident") and meta[name].upper not in _KEYWORDS:
+            start = name
+    elif last.kind == "atom" or (last.kind in ("word", "qident") and last.upper not in _KEYWORDS):
+        start = end
+    else:
+        return False
+    while True:  # qualified names: schema.table.column, schema.function(...)
+        dot = _prev(meta, start)
+        owner = _prev(meta, dot) if dot >= 0 else -1
+        if dot >= 0 and meta[dot].text == "." and owner >= 0 and meta[owner].kind in ("word", "qident"):
+            start = owner
+        else:
+            break
+    before = _prev(meta, start)
+    if before >= 0 and ((meta[before].kind == "punct" and meta[before].text in _TIGHTER)
+                        or meta[before].upper == "COLLATE"):
+        return False
+    out[start] = f"{SCHEMA}.as_text(" + out[start]
+    out[end] = out[end] + ")"
+    return True
+
+
+def _as_text(arg: str) -> str:
+    return f"{SCHEMA}.as_text({arg})"
+
+
+def _escaped(arg: list[Token], flags: Rendered) -> str:
+    """A pattern or replacement argument; a plain literal is read with Redshift's backslash escapes.
+
+    Redshift's string literals take C-style escapes (the REGEXP pages write ``'\\\\w+'`` for ``\\w+``,
+    r_QUOTE_LITERAL doubles backslashes): the same literal in PostgreSQL is ``E'...'``.
+    """
+    sig = [t for t in arg if t.significant]
+    if len(sig) == 1 and sig[0].kind == "str" and sig[0].text.startswith("'") and "\\" in sig[0].text:
+        return "E" + sig[0].text
+    return _render(arg, flags).strip()
 
 
 def _args_text(tokens, open_i, close_i, flags) -> list[str]:
@@ -238,6 +357,10 @@ def _date_part(tokens, i, o, c, flags):
         return None
     name = "date_trunc" if tokens[i].upper == "DATE_TRUNC" else "date_part"
     value = _render(raw[1], flags).strip()
+    if name == "date_part" and part == "decade":
+        # r_Dateparts_for_datetime_functions: decade 1 is the years 1-9, 201 the years 2000-2009
+        # (PostgreSQL counts year / 10: 200).
+        return f"(date_part('decade', {value}) + 1)", c + 1
     if name == "date_part" and part in ("milliseconds", "microseconds"):
         # r_DATE_PART_function: DATE_PART(microsecond, '... 04:05:06.789') is 789000, without the
         # whole seconds PostgreSQL includes (6789000).
@@ -259,6 +382,8 @@ def _extract(tokens, i, o, c, flags):
     value = _render(inner[sig[1] + 1:], flags).strip()
     if part == "second":
         return f"CAST(trunc(EXTRACT(second FROM {value})) AS integer)", c + 1
+    if part == "decade":
+        return f"(EXTRACT(decade FROM {value}) + 1)", c + 1
     if part == "milliseconds":
         return f"(CAST(trunc(EXTRACT(milliseconds FROM {value})) AS integer) % 1000)", c + 1
     if part == "microseconds":
@@ -307,7 +432,15 @@ def _listagg(tokens, i, o, c, flags):
             window = (f" OVER ({partition}{order} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)")
             order = ""
             end = close + 1
-    agg = f"array_agg({'DISTINCT ' if distinct else ''}{expr}{order})"
+    value = expr
+    if distinct:
+        # r_LISTAGG: DISTINCT ignores trailing spaces ('a' and 'a ' are duplicates): character values
+        # are compared, and written, without them; an ORDER BY of the expression itself follows.
+        value = f"{SCHEMA}.listagg_key({expr})"
+        flags.compat = True
+        order = re.sub(rf"^ ORDER BY {re.escape(expr)}(?=\s+(?:ASC|DESC)\b|\s*$)", f" ORDER BY {value}", order,
+                       flags=re.IGNORECASE)
+    agg = f"array_agg({'DISTINCT ' if distinct else ''}{value}{order})"
     return (f"array_to_string({agg} FILTER (WHERE ({expr})::text <> ''){window}, {delim})", end)
 
 
@@ -319,6 +452,75 @@ def _median(tokens, i, o, c, flags):
     if j < len(tokens) and tokens[j].upper == "OVER":
         return None  # window MEDIAN: PostgreSQL has no window percentile_cont (refused by its error)
     return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {args[0]})", c + 1
+
+
+def _concat(tokens, i, o, c, flags):
+    """CONCAT(a, b) is a || b (r_CONCAT): NULL when either is NULL, and exactly two arguments."""
+    args = _args_text(tokens, o, c, flags)
+    if len(args) != 2:
+        raise Refused("42883", f"function concat with {len(args)} arguments does not exist: Redshift's CONCAT "
+                               "takes exactly two (nest CONCAT calls or use ||)")
+    return f"(({args[0]}) || ({args[1]}))", c + 1
+
+
+def _split_part(tokens, i, o, c, flags):
+    """SPLIT_PART(x, delimiter, part): a timestamp is split as its text (SPLIT_PART page's LISTTIME example);
+    a part below 1 is an error (PostgreSQL would count a negative one from the end)."""
+    args = _args_text(tokens, o, c, flags)
+    if len(args) != 3:
+        return None
+    flags.compat = True
+    return f"{SCHEMA}.split_part({_as_text(args[0])}, {args[1]}, {args[2]})", c + 1
+
+
+def _substring(tokens, i, o, c, flags):
+    """SUBSTRING(x, start[, n]) / SUBSTRING(x FROM start [FOR n]): non-strings are read as text (r_SUBSTRING)."""
+    inner = tokens[o + 1:c]
+    depth = 0
+    for k, t in enumerate(inner):
+        if t.kind == "punct" and t.text in "()":
+            depth += 1 if t.text == "(" else -1
+        elif depth == 0 and t.upper == "FROM":
+            flags.compat = True
+            return f"substring({_as_text(_render(inner[:k], flags).strip())} {_render(inner[k:], flags).strip()})", c + 1
+    args = _args_text(tokens, o, c, flags)
+    if len(args) not in (2, 3):
+        return None
+    flags.compat = True
+    return f"substring({', '.join([_as_text(args[0])] + args[1:])})", c + 1
+
+
+def _regexp(name: str, arity: tuple[int, int], escaped: tuple[int, ...]) -> Handler:
+    """REGEXP_*(source, pattern, ...) -> redshift_compat.regexp_*: Redshift's position, occurrence and parameters."""
+    def handler(tokens, i, o, c, flags):
+        raw = _split_args(tokens, o, c)
+        if not arity[0] <= len(raw) <= arity[1]:
+            raise Refused("42883", f"function {name.lower()} with {len(raw)} arguments does not exist: Redshift's "
+                                   f"{name} takes {arity[0]} to {arity[1]}")
+        args = [_escaped(a, flags) if k in escaped else _render(a, flags).strip() for k, a in enumerate(raw)]
+        flags.compat = True
+        return f"{SCHEMA}.{name.lower()}({', '.join([_as_text(args[0])] + args[1:])})", c + 1
+    return handler
+
+
+# COLLATE names Redshift has -> PostgreSQL's. case_sensitive is Redshift's binary UTF-8 order
+# (c_collation_sequences), "C"; a named collation rather than the default one, so comparing it with a
+# case_insensitive value fails as in Redshift instead of taking the case-insensitive side.
+_COLLATIONS = {"case_insensitive": f"{SCHEMA}.case_insensitive", "case_sensitive": 'pg_catalog."C"'}
+
+
+def _collate(tokens, i, o, c, flags):
+    """COLLATE(string, 'case_sensitive' | 'case_insensitive') (r_COLLATE) -> (string COLLATE ...)."""
+    raw = _split_args(tokens, o, c)
+    if len(raw) != 2:
+        return None
+    sig = [t for t in raw[1] if t.significant]
+    name = string_value(sig[0]).lower() if len(sig) == 1 and sig[0].kind == "str" else None
+    if name not in _COLLATIONS:
+        raise Refused("0A000", "COLLATE function: the collation must be the string constant 'case_sensitive' or "
+                               "'case_insensitive'")
+    flags.compat = True
+    return f"(({_render(raw[0], flags).strip()}) COLLATE {_COLLATIONS[name]})", c + 1
 
 
 CALLS: dict[str, Handler] = {
@@ -340,6 +542,15 @@ CALLS: dict[str, Handler] = {
     "TRUNC": _rename(f"{SCHEMA}.trunc", (1, 2), compat=True),
     "LISTAGG": _listagg,
     "MEDIAN": _median,
+    "ADD_MONTHS": _rename(f"{SCHEMA}.add_months", (2,), compat=True),
+    "CONCAT": _concat,
+    "SPLIT_PART": _split_part,
+    "SUBSTRING": _substring,
+    "REGEXP_COUNT": _regexp("REGEXP_COUNT", (2, 4), (1,)),
+    "REGEXP_SUBSTR": _regexp("REGEXP_SUBSTR", (2, 5), (1,)),
+    "REGEXP_INSTR": _regexp("REGEXP_INSTR", (2, 6), (1,)),
+    "REGEXP_REPLACE": _regexp("REGEXP_REPLACE", (2, 5), (1, 2)),
+    "COLLATE": _collate,
 }
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from redshift_endpoint import unload
 from redshift_endpoint.copy_parse import is_s3_copy, parse_copy, refusal_sql
 from redshift_endpoint.copy_spec import CopySpec, CopySyntaxError
-from redshift_endpoint.sql import functions
+from redshift_endpoint.sql import char_types, functions
 from redshift_endpoint.tokens import Token, join, split_statements, string_value, tokenize, unquote_ident
 
 _TABLE_ATTRS = {"DISTSTYLE", "DISTKEY", "SORTKEY", "COMPOUND", "INTERLEAVED", "ENCODE", "BACKUP"}
@@ -49,6 +49,7 @@ class TableDef:
     temp: bool = False                 # TEMP table or #t: only its own session sees it
     sortkey: list[str] = field(default_factory=list)   # SORTKEY columns (AUTO: none)
     interleaved: bool = False
+    byte_checks: bool = False          # CHAR/VARCHAR columns got their bytes CHECK (char_types.py)
 
     @property
     def key(self) -> str:
@@ -111,15 +112,20 @@ class Rewritten:
     search_path: str | None = None     # last session-level SET search_path ('' = RESET / DEFAULT)
     compat: bool = False               # calls the redshift_compat schema (compat_schema.py): create it first
     # (k, spec): the k-th statement is an UNLOAD, sent as COPY ... TO STDOUT (unload.py).
+    truncates: list[int] = field(default_factory=list)   # k: the k-th statement is a TRUNCATE (commits)
     unloads: list[tuple[int, unload.UnloadSpec]] = field(default_factory=list)
     ordinal: int = 0                   # the statement being rewritten (counts results)
+    refusals: list[functions.Refused] = field(default_factory=list)   # calls Redshift refuses (functions.py)
 
 
-def rewrite(sql: str, binary: Sequence[bool] = ()) -> Rewritten:
+def rewrite(sql: str, binary: Sequence[bool] = (), commit_truncates: bool = False) -> Rewritten:
     """Rewrite one Query/Parse text (possibly several statements).
 
     ``binary[k]`` makes the k-th S3 COPY read ``FORMAT binary`` instead of csv (the relay decides
-    that from the target's column types, then rewrites the text again).
+    that from the target's column types, then rewrites the text again). ``commit_truncates`` (a
+    simple Query) puts a COMMIT after each TRUNCATE, which commits its transaction in Redshift
+    (r_TRUNCATE); the relay hides that COMMIT's result. A Parse holds one statement: the relay
+    sends the COMMIT itself after the Execute.
     """
     if not _MAYBE_REDSHIFT.search(sql):
         return Rewritten(sql, False)  # fast path: nothing Redshift-specific can be in there
@@ -129,7 +135,10 @@ def rewrite(sql: str, binary: Sequence[bool] = ()) -> Rewritten:
     for stmt in split_statements(tokenize(sql)):
         n_tables = len(result.tables)
         result.ordinal = ordinal
-        out.append(_rewrite_statement(stmt, result))
+        text = _rewrite_statement(stmt, result)
+        if commit_truncates and result.truncates and result.truncates[-1] == ordinal:
+            text += " COMMIT;" if text.rstrip().endswith(";") else "; COMMIT"
+        out.append(text)
         for table in result.tables[n_tables:]:
             if table.sortkey and not table.temp:
                 result.sortkeys.append((ordinal, SortKey(tuple(table.parts), tuple(table.sortkey),
@@ -146,7 +155,8 @@ _MAYBE_REDSHIFT = re.compile(
     r"#|\b(?:COPY|DISTSTYLE|DISTKEY|SORTKEY|ENCODE|IDENTITY|MAX|GETDATE|SYSDATE|DATE_PART|DATEADD|"
     r"NVARCHAR|NCHAR|PRIMARY|UNIQUE|FOREIGN|REFERENCES|BACKUP|CREATE|DROP|SEARCH_PATH|"
     r"NVL2?|DECODE|LEN|TEXTLEN|CHARINDEX|STRTOL|DATEDIFF|DATEPART|PGDATE_PART|DATE_TRUNC|EXTRACT|CONVERT_TIMEZONE|"
-    r"TRUNC|LISTAGG|MEDIAN|APPROXIMATE|TOP|MERGE|PG_TABLE_DEF|SVV_TABLE_INFO|UNLOAD)\b",
+    r"TRUNC|LISTAGG|MEDIAN|APPROXIMATE|TOP|MERGE|PG_TABLE_DEF|SVV_TABLE_INFO|UNLOAD|ADD_MONTHS|CONCAT|SPLIT_PART|"
+    r"SUBSTRING|REGEXP_COUNT|REGEXP_SUBSTR|REGEXP_INSTR|REGEXP_REPLACE|COLLATE|LIKE|ILIKE|SIMILAR|ALTER|TRUNCATE)\b",
     re.IGNORECASE,
 )
 
@@ -165,8 +175,16 @@ def _rewrite_statement(tokens: list[Token], result: Rewritten) -> str:
     if unload.is_unload(sig):
         return _rewrite_unload(tokens, sig_idx, sig, result)
     first = sig[0].upper
-    if first == "CREATE":
-        _rewrite_create(tokens, sig_idx, result)
+    if first in ("CREATE", "ALTER"):
+        n_tables = len(result.tables)
+        try:
+            (_rewrite_create if first == "CREATE" else _rewrite_alter)(tokens, sig_idx, result)
+        except char_types.CharTypeError as e:
+            del result.tables[n_tables:]
+            semicolon = ";" if sig[-1].text == ";" else ""
+            return f"{join(tokens[: sig_idx[0]])}{refusal_sql(CopySyntaxError(e.message, e.code))}{semicolon}"
+    elif first == "TRUNCATE":
+        result.truncates.append(result.ordinal)
     elif first == "DROP" and len(sig) > 2 and sig[1].upper == "TABLE":
         names = [t for t in sig[2:] if t.kind in ("word", "qident") and t.upper not in ("IF", "EXISTS",
                                                                                         "CASCADE", "RESTRICT")]
@@ -175,7 +193,13 @@ def _rewrite_statement(tokens: list[Token], result: Rewritten) -> str:
         _note_search_path(sig, result)
     _rewrite_expressions(tokens)
     flags = functions.Rendered()
-    text = functions.render(tokens, flags)
+    try:
+        text = functions.render(tokens, flags)
+    except functions.Refused as e:
+        # Never the refused statement itself: one raising Redshift's error in its place.
+        result.refusals.append(e)
+        semicolon = ";" if sig[-1].text == ";" else ""
+        return f"{join(tokens[: sig_idx[0]])}{functions.refusal_statement(e.code, e.message)}{semicolon}"
     result.compat = result.compat or flags.compat
     return text
 
@@ -189,6 +213,8 @@ def _rewrite_unload(tokens: list[Token], sig_idx: list[int], sig: list[Token], r
         inner = rewrite(spec.query)
         statements = [s for s in split_statements(tokenize(inner.sql)) if any(t.significant and t.text != ";"
                                                                               for t in s)]
+        if inner.refusals:
+            raise unload.UnloadError(inner.refusals[0].message, inner.refusals[0].code)
         if inner.copies or inner.unloads or len(statements) != 1:
             raise unload.UnloadError("UNLOAD takes exactly one SELECT statement")
         unload.check_no_outer_limit(statements[0], spec.query)
@@ -313,6 +339,49 @@ def _rewrite_create(tokens: list[Token], sig_idx: list[int], result: Rewritten) 
         _rewrite_column_list(tokens, sig_idx, s, close, table)
         s = close + 1
     _strip_table_attributes(tokens, sig_idx, s, table)
+    result.compat = result.compat or table.byte_checks
+
+
+def _rewrite_alter(tokens: list[Token], sig_idx: list[int], result: Rewritten) -> None:
+    """ALTER TABLE t ADD [COLUMN] c type ... and ALTER TABLE t ALTER [COLUMN] c TYPE type: character types.
+
+    A new CHAR/VARCHAR column gets its bytes CHECK like in CREATE TABLE; a VARCHAR whose size changes
+    gets its CHECK replaced in the same statement.
+    """
+    sig = [tokens[i] for i in sig_idx]
+    end = len(sig) - 1 if sig[-1].text == ";" else len(sig)
+    if len(sig) < 2 or sig[1].upper != "TABLE":
+        return
+    s = 2
+    if s + 1 < end and sig[s].upper == "IF" and sig[s + 1].upper == "EXISTS":
+        s += 2
+    while s < end and sig[s].kind in ("word", "qident") and s + 1 < end and sig[s + 1].text == ".":
+        s += 2
+    s += 1   # the table's last name part
+    if s + 1 >= end or sig[s].upper not in ("ADD", "ALTER"):
+        return
+    action = sig[s].upper
+    s += 1
+    if sig[s].upper == "COLUMN":
+        s += 1
+    if action == "ADD":
+        if s + 2 < end and sig[s].upper == "IF" and sig[s + 1].upper == "NOT":
+            s += 3
+        if s >= end or sig[s].upper in _NOT_COLUMNS | _CONSTRAINT_ITEMS:
+            return
+        table = TableDef([])
+        _rewrite_column(tokens, sig_idx, s, end, table)
+        result.compat = result.compat or table.byte_checks
+        return
+    if s + 2 < end and sig[s + 1].upper == "TYPE":
+        name = unquote_ident(sig[s])
+        ctype = char_types.parse(join([tokens[sig_idx[k]] for k in range(s + 2, end)]))
+        if ctype is None:
+            return
+        _blank(tokens, sig_idx[s + 2], sig_idx[end - 1] + 1)
+        tokens[sig_idx[s + 2]] = Token("word", f"{ctype.pg_type}, DROP CONSTRAINT IF EXISTS "
+                                               f"{char_types.constraint_name(name)}, ADD {ctype.check(name)}")
+        result.compat = True
 
 
 def _rewrite_column_list(tokens: list[Token], sig_idx: list[int], open_s: int, close_s: int,
@@ -361,6 +430,10 @@ def _rewrite_column_list(tokens: list[Token], sig_idx: list[int], open_s: int, c
                 else:
                     break
             table.like = like_parts
+            if not any(tokens[sig_idx[j]].upper in ("CONSTRAINTS", "ALL") for j in range(a + 1, b)):
+                # The bytes CHECKs are part of the column types Redshift's LIKE copies.
+                last = tokens[sig_idx[b - 1]]
+                tokens[sig_idx[b - 1]] = Token("word", last.text + " INCLUDING CONSTRAINTS")
             continue
         if first.upper in _NOT_COLUMNS:
             continue
@@ -398,7 +471,15 @@ def _rewrite_column(tokens: list[Token], sig_idx: list[int], a: int, b: int, tab
             continue
         type_words.append(tok.text)
         k += 1
-    table.columns.append(ColumnDef(name, " ".join(type_words)))
+    type_text = " ".join(type_words)
+    ctype = char_types.parse(type_text)
+    if ctype is not None:
+        # Same n in characters (never narrower than n bytes) plus the CHECK counting bytes.
+        _blank(tokens, sig_idx[a + 1], sig_idx[k - 1] + 1)
+        tokens[sig_idx[a + 1]] = Token("word", f"{ctype.pg_type} {ctype.check(name)}")
+        type_text = ctype.pg_type
+        table.byte_checks = True
+    table.columns.append(ColumnDef(name, type_text))
     while k < b:
         tok = tokens[sig_idx[k]]
         word = tok.upper

@@ -69,7 +69,8 @@ def test_listagg_forms():
     assert sql("select listagg(x, ',') within group (order by y desc) from t") == (
         "select array_to_string(array_agg(x order by y desc) FILTER (WHERE (x)::text <> ''), ',') from t")
     assert sql("select listagg(distinct x) from t") == (
-        "select array_to_string(array_agg(DISTINCT x) FILTER (WHERE (x)::text <> ''), '') from t")
+        "select array_to_string(array_agg(DISTINCT redshift_compat.listagg_key(x)) FILTER (WHERE (x)::text <> ''), "
+        "'') from t")  # DISTINCT ignores trailing blanks (r_LISTAGG)
     assert sql("select listagg(x, ',') within group (order by y) over (partition by z) from t") == (
         "select array_to_string(array_agg(x) FILTER (WHERE (x)::text <> '') OVER (partition by z order by y "
         "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING), ',') from t")
@@ -105,6 +106,77 @@ def test_catalog_views_are_qualified():
     assert rw.sql == ('select "column" from redshift_compat.pg_table_def; '
                       'select * from redshift_compat.svv_table_info')
     assert rw.compat
+
+
+# ---------------------------------------------------------------- dates and strings (tests/endpoint/test_dates.py,
+# test_strings.py run them against the documented examples)
+@pytest.mark.parametrize(("text", "expected"), [
+    ("select * from sales where saletime like '2008-09%'",
+     "select * from sales where redshift_compat.as_text(saletime) like '2008-09%'"),
+    ("select 1 where s.t.c not ilike 'x' or date_trunc('day', ts) like 'y' or (a) similar to 'z'",
+     "select 1 where redshift_compat.as_text(s.t.c) not ilike 'x' or redshift_compat.as_text(date_trunc('day', ts)) "
+     "like 'y' or redshift_compat.as_text((a)) similar to 'z'"),
+])
+def test_like_reads_its_operand_as_text(text, expected):
+    rw = rewrite(text)
+    assert rw.sql == expected and rw.compat
+
+
+@pytest.mark.parametrize("text", [
+    "select 1 where a || b like 'x'",          # the operand is a larger expression: already text
+    "select 1 where x::text like 'x'",
+    "select 1 where x collate \"C\" like 'x'",
+    "select 1 where 'abc' like 'a%'",
+    "select 1 where case when a then b end like 'x'",
+])
+def test_like_operands_that_are_not_a_plain_value_are_left_alone(text):
+    assert sql(text) == text
+
+
+def test_create_table_like_is_not_a_like_operator():
+    # CREATE TABLE ... (LIKE y) is copied with its byte checks (char_types.py), never read as text.
+    assert "as_text" not in sql("create table x (like y)")
+
+
+def test_string_functions_read_timestamps_as_text_and_concat_is_the_operator():
+    assert sql("select split_part(ts, '-', 1), substring(ts, 6, 2), substring(ts from 6 for 2), concat(a, b)") == (
+        "select redshift_compat.split_part(redshift_compat.as_text(ts), '-', 1), substring(redshift_compat.as_text(ts), 6, 2), "
+        "substring(redshift_compat.as_text(ts) from 6 for 2), ((a) || (b))")
+
+
+@pytest.mark.parametrize("text", ["select concat('a', 'b', 'c');", "select concat('a')", "select regexp_count('a')",
+                                  "select collate(x, 'en_US')"])
+def test_refused_calls_replace_the_whole_statement(text):
+    rw = rewrite(text)
+    assert rw.sql.startswith("DO $redshift_refused$ BEGIN RAISE EXCEPTION") and "select" not in rw.sql
+    assert rw.sql.endswith(";") == text.endswith(";")
+    assert rw.refusals and rw.refusals[0].code in ("42883", "0A000")
+
+
+def test_a_refused_call_inside_unload_refuses_the_unload():
+    rw = rewrite("unload ('select concat(a, b, c) from t') to 's3://b/p' iam_role 'arn:aws:iam::1:role/r'")
+    assert "CONCAT takes exactly two" in rw.sql and "iam" not in rw.sql and not rw.unloads
+
+
+def test_regexp_patterns_take_redshift_backslash_escapes():
+    assert sql(r"select regexp_replace(e, '@.*\\.(org|edu)$', '\\1'), regexp_count(e, 'a', 1, 'i')") == (
+        r"select redshift_compat.regexp_replace(redshift_compat.as_text(e), E'@.*\\.(org|edu)$', E'\\1'), "
+        r"redshift_compat.regexp_count(redshift_compat.as_text(e), 'a', 1, 'i')")
+    # an E'' literal or an expression is passed as written
+    assert sql(r"select regexp_substr(e, E'\\w', 1, 1, p)") == (
+        r"select redshift_compat.regexp_substr(redshift_compat.as_text(e), E'\\w', 1, 1, p)")
+
+
+def test_collations_and_decades():
+    # The byte-length checks of char_types.py are added beside the collations; only the collations are checked here.
+    ddl = sql("create table t (c varchar(9) collate case_insensitive, d char(2) COLLATE Case_Sensitive)")
+    assert ddl.startswith("create table t (c varchar(9) ")
+    assert ddl.count("COLLATE redshift_compat.case_insensitive") == 1 and ddl.count('COLLATE pg_catalog."C"') == 1
+    assert "case_sensitive" not in ddl.lower().replace("case_insensitive", "")
+    assert sql("select collate(c, 'case_insensitive') = 'x'") == (
+        "select ((c) COLLATE redshift_compat.case_insensitive) = 'x'")
+    assert sql("select extract(decade from ts), date_part(dec, ts), add_months(ts, 2)") == (
+        "select (EXTRACT(decade FROM ts) + 1), (date_part('decade', ts) + 1), redshift_compat.add_months(ts, 2)")
 
 
 # ---------------------------------------------------------------- UNLOAD

@@ -16,7 +16,7 @@ from redshift_endpoint.tokens import join, split_statements, tokenize
     "select a, b from t where c = 'DISTKEY' -- SORTKEY\n",
     "INSERT INTO t VALUES ('#x', $$ GETDATE() $$, \"#q\")",
     "SELECT encode(x, 'hex') FROM t",
-    "CREATE TABLE t (a int, b varchar(10) NOT NULL DEFAULT 'x')",
+    "CREATE TABLE t (a int, b numeric(10) NOT NULL DEFAULT 1)",
 ])
 def test_statements_without_redshift_syntax_pass_byte_for_byte(sql):
     result = rewrite(sql)
@@ -57,7 +57,7 @@ def test_interleaved_sortkey_and_sortkey_auto():
 
 def test_hash_temp_tables_become_quoted_temp_tables():
     rw = rewrite("CREATE TABLE #users (LIKE public.users INCLUDING DEFAULTS);")
-    assert rw.sql == 'CREATE TEMP TABLE "#users" (LIKE public.users INCLUDING DEFAULTS);'
+    assert rw.sql == 'CREATE TEMP TABLE "#users" (LIKE public.users INCLUDING DEFAULTS INCLUDING CONSTRAINTS);'
     assert rw.tables[0].like == ["public", "users"]
     sql = rewrite("DELETE FROM users USING #users WHERE users.id = #users.id").sql
     assert sql == 'DELETE FROM users USING "#users" WHERE users.id = "#users".id'
