@@ -9,6 +9,7 @@ import sys
 
 from redshift_endpoint import limits
 from redshift_endpoint.auth import Credentials
+from redshift_endpoint.memory import configure_allocator
 from redshift_endpoint.server import EndpointConfig, run_server
 
 
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workers", type=int, default=None, help="conversion processes (default: CPU count)")
     ap.add_argument("--log-level", default="INFO")
     args = ap.parse_args(argv)
+    configure_allocator()   # COPY buffers are returned to the system when freed (memory.py)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "asyncio"):

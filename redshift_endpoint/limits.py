@@ -39,6 +39,11 @@ MAX_CLIENTS = 256
 # The endpoint's own connections (backend.py): closed after this long unused, at most this many per database.
 OWN_CONNECTION_IDLE_SECONDS = 10.0
 OWN_CONNECTIONS_PER_DATABASE = 2
+# One COPY holds at most this many bytes of source chunks and converted rows in the relay (loader.py):
+# a large object is read and converted piece by piece, whatever its size.
+COPY_MEMORY_BYTES = 48 << 20
+# "Data format parameters": the maximum size of a single JSON object or array is 4 MB, and of a row.
+RECORD_BYTES = 4 << 20
 # boto3 S3 clients kept per process, one per (credentials, region): least recently used go first.
 S3_CLIENTS = 16
 

@@ -8,33 +8,39 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import logging
 from array import array
+from collections import deque
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, fields
 
-from redshift_endpoint import binary, s3source
+from redshift_endpoint import binary, memory, s3source, s3stream
 from redshift_endpoint import protocol as p
 from redshift_endpoint.convert import (
     JsonPathsError,
     RowError,
     UnitResult,
     convert_unit,
-    decompress,
     parse_jsonpaths_file,
-    split_chunks,
 )
 from redshift_endpoint.copy_spec import CopySpec, RowOptions
+from redshift_endpoint.limits import COPY_MEMORY_BYTES
 from redshift_endpoint.load_spec import Column, LoadSpec
-from redshift_endpoint.worker import fetch_and_convert
+from redshift_endpoint.worker import convert_whole, fetch_and_convert
 
 log = logging.getLogger(__name__)
 
-CHUNK_BYTES = 4 << 20        # conversion unit of a large uncompressed object
 MESSAGE_BYTES = 1 << 20      # CopyData payload size
-POOL_THRESHOLD = 2 << 20     # below this many bytes, convert in a thread instead of the process pool
-WORKER_FETCH_BYTES = 32 << 20  # up to this size a worker process fetches and converts the whole object
-LOOKAHEAD = 4                # objects fetched/converted ahead of the one being streamed
+WORKER_FETCH_BYTES = 8 << 20  # up to this size (uncompressed) a worker process fetches and converts the whole object
+LOOKAHEAD = 4                # small objects fetched/converted ahead of the one being streamed
+# Memory of one COPY in the relay, within COPY_MEMORY_BYTES: small objects converted ahead are held
+# as converted rows (about their size); a streamed object's chunk in flight costs about three times
+# its size (the chunk, its pickled copy on the way to the worker, its converted rows).
+SMALL_AHEAD_BYTES = COPY_MEMORY_BYTES // 2
+CHUNKS_IN_FLIGHT = max(1, COPY_MEMORY_BYTES // (3 * s3stream.CHUNK_BYTES))
+# After a COPY that moved more than this, free heap pages go back to the system (memory.py).
+TRIM_AFTER_BYTES = 16 << 20
 
 
 class LoadFailed(Exception):
@@ -56,6 +62,7 @@ class CopyJob:
     aborted: asyncio.Event = field(default_factory=asyncio.Event)   # backend rejected the data
     line_map: list[tuple[int, str, array]] = field(default_factory=list)  # (first copy line, url, lines)
     rows: int = 0
+    bytes: int = 0                               # converted bytes sent to the backend
     errors: list[RowError] = field(default_factory=list)
 
     @property
@@ -165,92 +172,195 @@ class Injector:
         except Exception as e:  # noqa: BLE001 - any surprise fails this load, not the endpoint
             log.exception("COPY into %s failed", spec.target)
             job.failure = LoadFailed(f"Load into table '{job.table}' failed: {type(e).__name__}: {e}")
-        if job.aborted.is_set():
-            return  # the backend already rejected the data and ignores whatever follows
-        if job.failure is not None:
-            self.backend.write(p.copy_fail(job.failure.message))
-        else:
-            if spec.binary:
-                self.backend.write(p.copy_data(binary.TRAILER))
-            self.backend.write(p.COPY_DONE)
-        await self.backend.drain()
+        # Once the backend rejected the data it ignores whatever follows.
+        if not job.aborted.is_set():
+            if job.failure is not None:
+                self.backend.write(p.copy_fail(job.failure.message))
+            else:
+                if spec.binary:
+                    self.backend.write(p.copy_data(binary.TRAILER))
+                self.backend.write(p.COPY_DONE)
+            await self.backend.drain()
+        if job.bytes > TRIM_AFTER_BYTES:
+            await asyncio.to_thread(memory.release_free_memory)
 
-    async def _convert_object(self, job: CopyJob, client, load_spec: LoadSpec,
-                              obj: s3source.S3Object) -> list[tuple[str, UnitResult]]:
-        loop = asyncio.get_running_loop()
-        gz = compression(job.spec)
-        if self.pool is not None and obj.size <= WORKER_FETCH_BYTES:
-            result = await loop.run_in_executor(self.pool, fetch_and_convert, self.s3.endpoint_url,
-                                                job.spec.credentials, job.spec.region, load_spec, obj.url, gz)
-            return [(obj.url, result)]
+    def _streamed(self, job: CopyJob, obj: s3source.S3Object) -> bool:
+        """Large or compressed objects are read and converted piece by piece (s3stream.py)."""
+        return obj.size > WORKER_FETCH_BYTES or compression(job.spec) is not None
+
+    async def _convert_small(self, job: CopyJob, client, load_spec: LoadSpec,
+                             obj: s3source.S3Object) -> UnitResult:
+        """An uncompressed object of at most WORKER_FETCH_BYTES, converted whole."""
+        if self.pool is not None:
+            return await asyncio.get_running_loop().run_in_executor(
+                self.pool, fetch_and_convert, self.s3.endpoint_url, job.spec.credentials, job.spec.region,
+                load_spec, obj.url, None)
         data = await asyncio.to_thread(s3source.get_bytes, client, obj.url)
-        use_pool = self.pool is not None and len(data) >= POOL_THRESHOLD
+        return await asyncio.to_thread(convert_whole, load_spec, obj.url, data, None)
 
-        async def run(*args):
-            if use_pool:
-                return await loop.run_in_executor(self.pool, convert_unit, *args)
-            return await asyncio.to_thread(convert_unit, *args)
+    async def _stream_large(self, job: CopyJob, client, load_spec: LoadSpec, obj: s3source.S3Object):
+        """The converted chunks of one streamed object, in order (an async generator).
 
-        if gz or len(data) <= CHUNK_BYTES:
-            return [(obj.url, await run(load_spec, obj.url, data, 1, True, gz))]
-        chunks = split_chunks(data, CHUNK_BYTES, load_spec)
-        results = await asyncio.gather(*(run(load_spec, obj.url, c, line, False, False) for c, line in chunks))
-        if any(r.needs_whole_object for r in results):
-            return [(obj.url, await run(load_spec, obj.url, data, 1, True, False))]
-        return [(obj.url, r) for r in results]
+        At most CHUNKS_IN_FLIGHT chunks are held (read, being converted, or converted and waiting),
+        so the relay's memory does not depend on the object's size.
+        """
+        loop = asyncio.get_running_loop()
+        stream = await asyncio.to_thread(s3stream.open_object, client, obj.url, compression(job.spec))
+        splitter = s3stream.RecordSplitter(load_spec)
+        inflight: deque[tuple[asyncio.Future, bytes, int]] = deque()
+        eof = False
+
+        def submit(chunk: bytes, line: int) -> asyncio.Future:
+            # By lines, a chunk that is not one JSON value per line says so (needs_whole_object);
+            # by structure, a chunk holds whole values however they are laid out.
+            args = (load_spec, obj.url, chunk, line, splitter.structural, None)
+            if self.pool is not None:
+                return loop.run_in_executor(self.pool, convert_unit, *args)
+            return asyncio.ensure_future(asyncio.to_thread(convert_unit, *args))
+
+        try:
+            while True:
+                while len(inflight) < CHUNKS_IN_FLIGHT:
+                    try:
+                        unit = splitter.pop(eof)
+                    except s3stream.RecordTooLarge as e:
+                        raise LoadFailed(f"{e} in '{obj.url}'") from None
+                    if unit is None:
+                        if eof:
+                            break
+                        data = await asyncio.to_thread(stream.read, s3stream.READ_BYTES)
+                        if data:
+                            splitter.feed(data)
+                        else:
+                            eof = True
+                        continue
+                    inflight.append((submit(*unit), *unit))
+                if not inflight:
+                    return
+                fut, chunk, line = inflight[0]
+                res = await fut
+                inflight.popleft()
+                if res.needs_whole_object:
+                    # Every chunk before this one was whole JSON lines, so this one starts at a
+                    # top-level value: cut the rest by structure (the chunks after it again too).
+                    rest = [chunk, *(c for _, c, _ in inflight), splitter.pending]
+                    for f, _, _ in inflight:
+                        f.cancel()
+                    inflight.clear()
+                    splitter = s3stream.RecordSplitter(load_spec, structural=True, data=b"".join(rest), line=line)
+                    del rest
+                    continue
+                yield res
+        finally:
+            for f, _, _ in inflight:
+                f.cancel()
+            stream.close()
+
+    async def _emit(self, job: CopyJob, url: str, res: UnitResult) -> bool:
+        """Send one unit's rows; False when the backend already rejected the COPY."""
+        if res.fatal is not None:
+            raise LoadFailed(res.fatal)
+        job.errors.extend(res.errors)
+        # "Data load operations", MAXERROR: the load fails at error_count errors or more
+        # (0 and 1 both fail on the first error).
+        if len(job.errors) >= max(job.spec.max_error, 1):
+            raise LoadFailed(load_failed_message(job.table))
+        if not res.rows or job.spec.no_load:
+            return True  # NOLOAD: every record is checked, none is loaded
+        job.line_map.append((job.rows + 1, url, res.lines))
+        job.rows += res.rows
+        job.bytes += len(res.data)
+        data = memoryview(res.data)
+        for off in range(0, len(data), MESSAGE_BYTES):
+            if job.aborted.is_set() or self.client_gone.is_set():
+                if self.client_gone.is_set():
+                    raise LoadFailed("client disconnected during COPY", "08006")
+                return False
+            self.backend.write(p.copy_data(data[off: off + MESSAGE_BYTES]))
+            await self.backend.drain()
+        return True
 
     async def _stream(self, job: CopyJob, client, load_spec: LoadSpec, objects) -> None:
-        pending: list[asyncio.Task] = []
+        # Small objects are converted a few ahead (LOOKAHEAD, and at most SMALL_AHEAD_BYTES of them);
+        # a streamed object runs alone, after the ones before it.
+        pending: deque[tuple[s3source.S3Object, asyncio.Future | None]] = deque()
         it = iter(objects)
-        copy_line = 1
+        nxt = next(it, None)
+        ahead = 0
 
         def refill() -> None:
-            while len(pending) < LOOKAHEAD:
-                obj = next(it, None)
-                if obj is None:
+            nonlocal nxt, ahead
+            while nxt is not None and len(pending) < LOOKAHEAD:
+                if self._streamed(job, nxt):
+                    if not pending:
+                        pending.append((nxt, None))
+                        nxt = next(it, None)
                     return
-                pending.append(asyncio.ensure_future(self._convert_object(job, client, load_spec, obj)))
+                if pending and ahead + nxt.size > SMALL_AHEAD_BYTES:
+                    return
+                ahead += nxt.size
+                pending.append((nxt, asyncio.ensure_future(self._convert_small(job, client, load_spec, nxt))))
+                nxt = next(it, None)
 
         refill()
         if load_spec.binary:
             self.backend.write(p.copy_data(binary.HEADER))
         try:
             while pending:
-                results = await pending.pop(0)
+                obj, fut = pending[0]
+                if fut is None:
+                    pending.popleft()
+                    async with contextlib.aclosing(self._stream_large(job, client, load_spec, obj)) as units:
+                        async for res in units:
+                            if not await self._emit(job, obj.url, res):
+                                return
+                else:
+                    res = await fut
+                    pending.popleft()
+                    ahead -= obj.size
+                    refill()
+                    if not await self._emit(job, obj.url, res):
+                        return
                 refill()
-                for url, res in results:
-                    if res.fatal is not None:
-                        raise LoadFailed(res.fatal)
-                    job.errors.extend(res.errors)
-                    # "Data load operations", MAXERROR: the load fails at error_count errors or more
-                    # (0 and 1 both fail on the first error).
-                    if len(job.errors) >= max(job.spec.max_error, 1):
-                        raise LoadFailed(load_failed_message(job.table))
-                    if not res.rows or job.spec.no_load:
-                        continue  # NOLOAD: every record is checked, none is loaded
-                    job.line_map.append((copy_line, url, res.lines))
-                    copy_line += res.rows
-                    job.rows += res.rows
-                    data = res.data
-                    for off in range(0, len(data), MESSAGE_BYTES):
-                        if job.aborted.is_set() or self.client_gone.is_set():
-                            if self.client_gone.is_set():
-                                raise LoadFailed("client disconnected during COPY", "08006")
-                            return
-                        self.backend.write(p.copy_data(data[off: off + MESSAGE_BYTES]))
-                        await self.backend.drain()
         finally:
-            for t in pending:
-                t.cancel()
+            for _, f in pending:
+                if f is not None:
+                    f.cancel()
 
 
 def raw_line_of(client, url: str, line: int, gz: bool) -> str:
-    """Re-read one line of an object (only on the error path, for stl_load_errors.raw_line)."""
-    data = s3source.get_bytes(client, url)
+    """Re-read one line of an object (only on the error path, for stl_load_errors.raw_line).
+
+    Read as a stream, keeping only the wanted line, so a bad row of a large object costs no memory.
+    """
+    if line < 1:
+        return ""
+    body = s3stream.open_object(client, url, None)
+    head = body.read(10)
     # The relay passes spec.gzip only: a BZIP2 object is recognised by its magic bytes.
-    if data[:3] == b"BZh" and data[4:10] == b"1AY&SY":
-        data = decompress(data, "bzip2")
-    elif gz:
-        data = decompress(data, "gzip")
-    lines = data.split(b"\n")
-    return lines[line - 1].decode("utf-8", "replace")[:1024] if 0 < line <= len(lines) else ""
+    comp = "bzip2" if head[:3] == b"BZh" and head[4:10] == b"1AY&SY" else "gzip" if gz else None
+    stream = s3stream.decompressing(s3stream.Prefixed(head, body), comp)
+    current, kept = 1, bytearray()
+    try:
+        while len(kept) < 4 * RAW_LINE_CHARS:
+            data = stream.read(s3stream.READ_BYTES)
+            if not data:
+                break
+            pos = 0
+            while current < line:
+                nl = data.find(b"\n", pos)
+                if nl < 0:
+                    break
+                current, pos = current + 1, nl + 1
+            if current < line:
+                continue
+            nl = data.find(b"\n", pos)
+            kept += data[pos: nl if nl >= 0 else len(data)]
+            if nl >= 0:
+                break
+    finally:
+        stream.close()
+    return bytes(kept[: 4 * RAW_LINE_CHARS]).decode("utf-8", "replace")[:RAW_LINE_CHARS]
+
+
+RAW_LINE_CHARS = 1024   # stl_load_errors.raw_line keeps the first 1024 characters

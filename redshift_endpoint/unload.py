@@ -368,8 +368,7 @@ class UnloadJob:
         try:
             keys = [prefix + f.suffix for f in files] + ([prefix + "manifest"] if spec.manifest else [])
             if spec.cleanpath:
-                for obj in _list(client, bucket, prefix):
-                    client.delete_object(Bucket=bucket, Key=obj)
+                _delete(client, bucket, cleanpath_keys(_list(client, bucket, prefix), prefix))
             elif not spec.allow_overwrite:
                 existing = set(_list(client, bucket, prefix))
                 clash = [k for k in keys if k in existing]
@@ -403,6 +402,36 @@ class UnloadJob:
             "author": {"name": "Amazon Redshift", "version": "1.0.0"},
         }
         return orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+
+
+# r_UNLOAD, TO 's3://object-path/name-prefix': UNLOAD appends "<slice-number>_part_<part-number>"
+# (PARALLEL ON) or a file number (PARALLEL OFF: key000, key001, ...) to the name prefix, then an
+# extension (EXTENSION, .gz, .bz2, .zst), and writes "<name-prefix>manifest".
+_UNLOAD_NAME = re.compile(r"(?:\d{4}_part_\d{2,}|\d{3,})(?:\.[^/]*)?|manifest")
+
+
+def cleanpath_keys(keys: list[str], prefix: str) -> list[str]:
+    """What CLEANPATH removes: "existing files located in the Amazon S3 path specified in the TO clause".
+
+    A TO that ends with "/" (or names the bucket) is a folder: every file in it, subfolders included
+    (with PARTITION BY the page narrows this to the partition folders written). A TO that ends with a
+    name prefix locates the files UNLOAD names from that prefix; another object that merely starts with
+    the same characters ("data2/x", "datafile.csv" for 's3://b/data') is not at that path and stays.
+    """
+    if not prefix or prefix.endswith("/"):
+        return [k for k in keys if k.startswith(prefix)]
+    return [k for k in keys if k.startswith(prefix) and _UNLOAD_NAME.fullmatch(k[len(prefix):])]
+
+
+def _delete(client, bucket: str, keys: list[str]) -> None:
+    for i in range(0, len(keys), 1000):   # DeleteObjects takes at most 1,000 keys
+        batch = keys[i: i + 1000]
+        result = client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch],
+                                                              "Quiet": True})
+        if result.get("Errors"):
+            first = result["Errors"][0]
+            raise UnloadError(f"S3ServiceException: {first.get('Code', 'error')} deleting "
+                              f"'s3://{bucket}/{first.get('Key', '')}' for CLEANPATH", "XX000")
 
 
 def _list(client, bucket: str, prefix: str) -> list[str]:

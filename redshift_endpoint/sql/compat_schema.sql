@@ -393,6 +393,7 @@ BEGIN
         (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
 EXCEPTION WHEN feature_not_supported THEN
     RAISE NOTICE 'PostgreSQL has no ICU: COLLATE case_insensitive is not available';
+END $$;
 
 -- Character lengths are bytes in Redshift (r_Character_types): the DDL translation keeps
 -- varchar(n)/char(n) (n characters, never narrower than n bytes) and adds, per column,

@@ -193,3 +193,45 @@ def test_unload_without_authorization_is_refused(conn, bucket, venue):
     """r_UNLOAD: "The UNLOAD command needs authorization to write data to Amazon S3"."""
     with pytest.raises(psycopg.errors.SyntaxError, match="authorization"):
         conn.execute(f"unload ('select * from {venue}') to '{bucket.url('a/')}'")
+
+
+def test_cleanpath_removes_the_files_unload_names_from_the_prefix(conn, bucket, venue):
+    """r_UNLOAD (https://docs.aws.amazon.com/redshift/latest/dg/r_UNLOAD.html), CLEANPATH: "removes existing
+    files located in the Amazon S3 path specified in the TO clause". TO 's3://object-path/name-prefix' names
+    files "<name-prefix><slice-number>_part_<part-number>" (PARALLEL OFF: <name-prefix>000, 001, ...), plus
+    "<name-prefix>manifest": those are at the path. 'data2/x' and 'datafile.csv' only share characters with
+    the prefix 'data' and stay, as do other folders."""
+    stale = ["data0000_part_00", "data0001_part_00", "data0000_part_01.gz", "data000", "data001.csv",
+             "datamanifest"]
+    kept = ["data2/x", "datafile.csv", "data_0000_part_00", "other/x", "dat0000_part_00"]
+    for key in stale + kept:
+        bucket.put(key, b"old")
+    conn.execute(f"unload ('select venueid from {venue} order by venueid') to '{bucket.url('data')}' "
+                 f"{ROLE} csv cleanpath")
+    assert keys(bucket) == sorted(kept + ["data0000_part_00"])
+    assert body(bucket, "data0000_part_00").decode().splitlines() == ["1", "2", "4"]
+
+
+def test_cleanpath_to_a_folder_removes_every_file_in_it(conn, bucket, venue):
+    """r_UNLOAD (https://docs.aws.amazon.com/redshift/latest/dg/r_UNLOAD.html), CLEANPATH with a TO that
+    ends in "/": the path is the folder, so every file located in it goes, subfolders included (the page
+    limits PARTITION BY to the partition folders it writes, so without it the whole path is cleaned).
+    A sibling folder whose name starts the same way ('unload2/') is another path."""
+    for key in ["unload/0000_part_00", "unload/0003_part_07", "unload/notes.txt", "unload/sub/x",
+                "unload2/x", "other/x"]:
+        bucket.put(key, b"old")
+    conn.execute(f"unload ('select venueid from {venue} where venueid = 4') to '{bucket.url('unload/')}' "
+                 f"{ROLE} csv parallel off cleanpath")
+    assert keys(bucket) == ["other/x", "unload/000", "unload2/x"]
+    assert body(bucket, "unload/000") == b"4\n"
+
+
+def test_without_cleanpath_nothing_is_removed(conn, bucket, venue):
+    """r_UNLOAD (https://docs.aws.amazon.com/redshift/latest/dg/r_UNLOAD.html), ALLOWOVERWRITE overwrites
+    the files UNLOAD writes and removes nothing else: a stale part from an earlier, larger unload stays."""
+    for key in ["data0000_part_00", "data0001_part_00"]:
+        bucket.put(key, b"old")
+    conn.execute(f"unload ('select venueid from {venue} order by venueid') to '{bucket.url('data')}' "
+                 f"{ROLE} csv allowoverwrite")
+    assert keys(bucket) == ["data0000_part_00", "data0001_part_00"]
+    assert body(bucket, "data0001_part_00") == b"old"
