@@ -56,6 +56,11 @@ class LoadErrorsTable:
         await self.conns.run(dbname, user, create_system_tables)
         self._ready.add(key)
 
+    def forget_database(self, dbname: str) -> None:
+        """``dbname`` is being dropped or renamed: a database of that name later needs its tables anew."""
+        self._ready = {k for k in self._ready if k[0] != dbname}
+        self._attempted = {k for k in self._attempted if k[0] != dbname}
+
     async def ensure_system_tables(self, dbname: str, user: str) -> None:
         """Create the endpoint's system tables in a database once per endpoint; never raises.
 

@@ -16,8 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 class EndpointProcess:
     """``python -m redshift_endpoint`` in front of backend_host:backend_port.
 
-    ``password`` is PostgreSQL's: clients authenticate against PostgreSQL through the relay, and the
-    endpoint's own connections (catalog, stl_load_errors) use it from PGPASSWORD.
+    ``user``/``password`` are PostgreSQL's: the endpoint lets clients log in as that user
+    (``--admin-user``, the password in PGPASSWORD, never on the command line), then logs in to
+    PostgreSQL with them. ``auth_file``: more users (``--auth-file``); ``login_timeout``: ``--login-timeout``.
     """
 
     backend_host: str
@@ -31,6 +32,8 @@ class EndpointProcess:
     log_file: Path | None = None
     log_level: str = "INFO"
     extra_env: dict[str, str] = field(default_factory=dict)
+    auth_file: Path | None = None
+    login_timeout: float | None = None
     proc: subprocess.Popen | None = None
 
     def command(self) -> list[str]:
@@ -40,10 +43,14 @@ class EndpointProcess:
                "--admin-user", self.user, "--log-level", self.log_level]
         if self.s3_endpoint_url:
             cmd += ["--s3-endpoint-url", self.s3_endpoint_url]
+        if self.auth_file:
+            cmd += ["--auth-file", str(self.auth_file)]
+        if self.login_timeout is not None:
+            cmd += ["--login-timeout", str(self.login_timeout)]
         return cmd
 
     def environment(self) -> dict[str, str]:
-        """Its environment: PGPASSWORD for its own backend connections, the repository importable."""
+        """Its environment: PGPASSWORD (the admin user's password), the repository importable."""
         env = {**os.environ, "PGPASSWORD": self.password, **self.extra_env}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         return env

@@ -1,7 +1,8 @@
 """One client connection: relay to PostgreSQL, rewrite Redshift SQL, inject COPY data.
 
-Nothing but the start-up packet and the authentication exchange is read from a client until
-PostgreSQL says AuthenticationOk (``_authenticate``): no rewriting, no catalog look-up, no S3.
+Nothing but the start-up packet and the SCRAM exchange is read from a client until the endpoint
+itself has authenticated it (``_login_client``, auth.py): no backend, no rewriting, no S3. Only then
+is a PostgreSQL backend opened and logged into (backend_login.py).
 
 Then three tasks per connection:
 * ``_read_client`` queues the client's messages (so a disconnect is noticed even mid-COPY);
@@ -25,12 +26,14 @@ import dataclasses
 import logging
 import re
 from collections import defaultdict, deque
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
-from redshift_endpoint import binary, limits
+from redshift_endpoint import backend_login, binary, limits
 from redshift_endpoint import protocol as p
-from redshift_endpoint.backend import BackendConnections
+from redshift_endpoint.auth import AuthFailed, BackendSecret, Credentials, authenticate
+from redshift_endpoint.backend import BackendConnections, databases_named_by
 from redshift_endpoint.catalog import Catalog
 from redshift_endpoint.convert import RowError
 from redshift_endpoint.copy_spec import CopySpec
@@ -47,7 +50,7 @@ from redshift_endpoint.s3source import S3Clients
 from redshift_endpoint.sortkey_index import SortKeyIndexer
 from redshift_endpoint.sql import compat_schema
 from redshift_endpoint.sql.translate import Rewritten, SortKey, TableDef, lookup_name, redact, rewrite
-from redshift_endpoint.startup import Startup, clean_server_version, read_startup, sasl_for_redshift_driver
+from redshift_endpoint.startup import Startup, clean_server_version, read_startup
 from redshift_endpoint.unload import UnloadError, UnloadJob, UnloadSpec
 
 log = logging.getLogger(__name__)
@@ -55,7 +58,6 @@ log = logging.getLogger(__name__)
 _SEGMENT_END = {b"Q", b"S", b"F"}   # client messages answered by exactly one ReadyForQuery
 _WATCHED = {ord(c) for c in "GEZSCKRIsH"}
 _RESULTS = {b"C", b"I", b"s"}        # the one result of an Execute (or of a simple-Query statement)
-_AUTH_ANSWERED = {3, 5, 7, 8, 9, 10, 11}   # AuthenticationRequest codes the client must answer ('p')
 # Errors that mean the backend itself is going away (or the query was cancelled): passed through
 # as they are, never turned into a "Load into table failed".
 _PASS_THROUGH_ERRORS = ("57014", "57P01", "57P02", "57P03", "08")
@@ -85,11 +87,15 @@ class SessionServices:
     catalog: Catalog
     load_errors: LoadErrorsTable
     sortkeys: SortKeyIndexer
+    credentials: Credentials              # who may log in (auth.py)
+    login_timeout: float = limits.LOGIN_SECONDS
 
 
 class Session:
-    def __init__(self, services: SessionServices, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    def __init__(self, services: SessionServices, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 login: Callable[[], bool] | None = None):
         self.services = services
+        self.login = login          # called once the client has authenticated: False refuses it (53300)
         self.creader, self.cwriter = reader, writer
         self.breader: asyncio.StreamReader | None = None
         self.bwriter: asyncio.StreamWriter | None = None
@@ -136,39 +142,22 @@ class Session:
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> None:
         try:
-            self.startup = await asyncio.wait_for(read_startup(self.creader, self.cwriter), 30)
-        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, ValueError) as e:
-            log.debug("client %s went away during start-up: %s", self.peer, e)
-            self.cwriter.close()
-            return
-        try:
-            self.breader, self.bwriter = await asyncio.wait_for(
-                asyncio.open_connection(self.services.backend_host, self.services.backend_port), 10)
-        except (OSError, TimeoutError) as e:
-            log.warning("cannot reach the PostgreSQL backend: %s", e)
-            if self.startup.kind == "startup":
-                self.cwriter.write(p.error_response(
-                    "08006", f"could not connect to the PostgreSQL backend at {self.services.backend_host}:"
-                    f"{self.services.backend_port}: {e}", severity="FATAL"))
+            secret = await asyncio.wait_for(self._login_client(), self.services.login_timeout)
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, ValueError, AuthFailed) as e:
+            # A refused login is worth a line; a socket that went away or timed out is flood noise.
+            log.log(logging.INFO if isinstance(e, AuthFailed) else logging.DEBUG,
+                    "client %s: login aborted: %s", self.peer, e)
+            if isinstance(e, AuthFailed | ValueError | TimeoutError) and self.startup is not None:
+                code, text = ((e.sqlstate, str(e)) if isinstance(e, AuthFailed)
+                              else ("57014", "canceling authentication due to timeout")   # PostgreSQL's words
+                              if isinstance(e, TimeoutError) else ("08P01", f"login failed: {e}"))
+                self.cwriter.write(p.error_response(code, text, severity="FATAL"))
                 await self._safe_drain(self.cwriter)
             self.cwriter.close()
             return
-        self.bwriter.write(self.startup.raw)
-        if self.startup.kind == "cancel":
-            await self._safe_drain(self.bwriter)
-            self.bwriter.close()
-            self.cwriter.close()
+        if secret is None:   # a CancelRequest, passed on
             return
-        try:
-            authenticated = await asyncio.wait_for(self._authenticate(), limits.AUTH_SECONDS)
-        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, ValueError) as e:
-            log.info("client %s: authentication aborted: %s", self.peer, e)
-            authenticated = False
-            if isinstance(e, ValueError | TimeoutError):
-                self.cwriter.write(p.error_response("08P01", f"authentication failed: {e}", severity="FATAL"))
-                await self._safe_drain(self.cwriter)
-        if not authenticated:
-            self.bwriter.close()
+        if not await self._open_backend(secret):
             self.cwriter.close()
             return
         log.debug("session %s user=%s db=%s", self.peer, self.startup.user, self.startup.database)
@@ -197,37 +186,58 @@ class Session:
             self.bwriter.close()
             self.cwriter.close()
 
-    async def _authenticate(self) -> bool:
-        """Relay the authentication exchange; True once PostgreSQL has sent AuthenticationOk.
+    async def _login_client(self) -> BackendSecret | None:
+        """Start-up packet and SCRAM exchange with the client (auth.py); no backend is open yet.
 
-        Only what the backend asks for is read from the client: one password/SASL message ('p',
-        at most limits.AUTH_MESSAGE_BYTES) per AuthenticationRequest that needs an answer. Anything
-        else from the client ends the connection, unread beyond its header.
+        Nothing but the start-up packet and SASL messages (each at most limits.AUTH_MESSAGE_BYTES)
+        is read from the client; anything else ends the connection, unread beyond its header.
         """
-        while True:
-            mtype, body = await p.read_message(self.breader, limits.AUTH_MESSAGE_BYTES)
-            if mtype == b"R" and len(body) >= 4:
-                code = p.unpack_int32(body)
-                if code == 10 and self.startup.redshift_driver:
-                    body = sasl_for_redshift_driver(body)
-                self.cwriter.write(p.message(mtype, body))
-                await self.cwriter.drain()
-                if code == 0:
-                    return True
-                if code in _AUTH_ANSWERED:
-                    ctype, size = await p.read_header(self.creader, limits.AUTH_MESSAGE_BYTES)
-                    if ctype != b"p":
-                        raise p.ProtocolViolation(f"expected a password or SASL message, got {ctype!r}")
-                    self.bwriter.write(p.message(ctype, await self.creader.readexactly(size)))
-                    await self.bwriter.drain()
-            elif mtype in (b"N", b"v"):   # NoticeResponse, NegotiateProtocolVersion
-                self.cwriter.write(p.message(mtype, body))
-            elif mtype == b"E":
-                self.cwriter.write(p.message(mtype, body))  # wrong password, no such database, ...
-                await self._safe_drain(self.cwriter)
-                return False
-            else:
-                raise p.ProtocolViolation(f"unexpected message {mtype!r} from the backend during authentication")
+        self.startup = await read_startup(self.creader, self.cwriter)
+        if self.startup.kind == "cancel":
+            await self._pass_cancel()
+            return None
+        secret = await authenticate(self.creader, self.cwriter, self.startup.user, self.services.credentials,
+                                    self.startup.redshift_driver)
+        if self.login is not None and not self.login():
+            raise AuthFailed("53300", "sorry, too many clients already")
+        return secret
+
+    async def _pass_cancel(self) -> None:
+        """A CancelRequest names a backend by its secret key, which is authentication enough."""
+        try:
+            _, w = await asyncio.wait_for(
+                asyncio.open_connection(self.services.backend_host, self.services.backend_port), 10)
+        except (OSError, TimeoutError) as e:
+            log.warning("cannot reach the PostgreSQL backend: %s", e)
+        else:
+            w.write(self.startup.raw)
+            await self._safe_drain(w)
+            w.close()
+        self.cwriter.close()
+
+    async def _open_backend(self, secret: BackendSecret) -> bool:
+        """Connect to PostgreSQL and log in as the client's user; AuthenticationOk goes to the client then."""
+        where = f"{self.services.backend_host}:{self.services.backend_port}"
+        try:
+            self.breader, self.bwriter = await asyncio.wait_for(
+                asyncio.open_connection(self.services.backend_host, self.services.backend_port), 10)
+            await asyncio.wait_for(backend_login.login(self.breader, self.bwriter, self.startup.raw, secret),
+                                   self.services.login_timeout)
+        except backend_login.BackendRefused as e:   # no such database, too many connections, ...
+            self.cwriter.write(p.message(b"E", e.body))
+        except AuthFailed as e:
+            self.cwriter.write(p.error_response(e.sqlstate, str(e), severity="FATAL"))
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, p.ProtocolViolation) as e:
+            log.warning("cannot log in to the PostgreSQL backend at %s: %s", where, e)
+            self.cwriter.write(p.error_response(
+                "08006", f"could not connect to the PostgreSQL backend at {where}: {e}", severity="FATAL"))
+        else:
+            self.cwriter.write(p.message(b"R", p.pack_int32(0)))   # AuthenticationOk; the backend's
+            return True                                           # ParameterStatus etc. follow it
+        await self._safe_drain(self.cwriter)
+        if self.bwriter is not None:
+            self.bwriter.close()
+        return False
 
     @staticmethod
     async def _safe_drain(writer: asyncio.StreamWriter) -> None:
@@ -371,6 +381,9 @@ class Session:
         return await asyncio.to_thread(rewrite, text, *args)
 
     async def _rewrite(self, text: str, simple: bool = False):
+        for dbname in databases_named_by(text):   # PostgreSQL refuses while the endpoint holds one open
+            await self.services.conns.release_database(dbname)
+            self.services.load_errors.forget_database(dbname)
         rw = await self._run_rewrite(text, (), simple)
         if rw.lateral_tables:
             rw = await self._run_rewrite(text, (), simple, await self._lateral_columns(rw))
@@ -608,8 +621,6 @@ class Session:
             return None
         if mtype == b"K":
             self.backend_pid = p.unpack_int32(body)
-        if mtype == b"R" and self.startup.redshift_driver and p.unpack_int32(body) == 10:
-            return p.message(b"R", sasl_for_redshift_driver(body))
         return None
 
     # ------------------------------------------------------------------ UNLOAD

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from redshift_endpoint import limits
 from redshift_endpoint import protocol as p
+from redshift_endpoint.auth import Credentials
 from redshift_endpoint.backend import BackendConnections
 from redshift_endpoint.catalog import Catalog
 from redshift_endpoint.load_errors import LoadErrorsTable
@@ -33,47 +34,67 @@ class EndpointConfig:
     backend_host: str = "127.0.0.1"
     backend_port: int = 5432
     s3_endpoint_url: str | None = None
-    # The endpoint's own backend connections (backend.py: catalog look-ups, stl_load_errors, sort-key
-    # indexes, the redshift_compat schema) log in as the session's authenticated user with
-    # PGPASSWORD; admin_user restricts them to that one user.
+    # Who may log in (auth.py): admin_user with admin_password (default: PGPASSWORD), and the
+    # users of auth_file. The endpoint's own backend connections (backend.py: catalog look-ups,
+    # stl_load_errors, sort-key indexes, the redshift_compat schema) log in as admin_user.
     admin_user: str | None = None
     admin_password: str | None = None
+    auth_file: str | None = None
+    login_timeout: float = limits.LOGIN_SECONDS
     workers: int | None = None            # conversion processes; 0 = convert in threads only
 
 
 class Endpoint:
     def __init__(self, config: EndpointConfig):
         self.config = config
+        password = config.admin_password if config.admin_password is not None else os.environ.get("PGPASSWORD")
+        credentials = Credentials.configure(config.admin_user, password, config.auth_file)
         s3 = S3Clients(config.s3_endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3")
                        or os.environ.get("AWS_ENDPOINT_URL"))
         workers = config.workers if config.workers is not None else (os.cpu_count() or 1)
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers > 0 else None
-        conns = BackendConnections(config.backend_host, config.backend_port, config.admin_user,
-                                   config.admin_password if config.admin_password is not None
-                                   else os.environ.get("PGPASSWORD"))
+        conns = BackendConnections(config.backend_host, config.backend_port, config.admin_user, password)
         self.services = SessionServices(
             backend_host=config.backend_host, backend_port=config.backend_port, s3=s3, pool=pool,
             large_messages=limits.ByteBudget(limits.LARGE_MESSAGES_BUDGET), conns=conns, catalog=Catalog(conns),
-            load_errors=LoadErrorsTable(conns), sortkeys=SortKeyIndexer(conns),
+            load_errors=LoadErrorsTable(conns), sortkeys=SortKeyIndexer(conns), credentials=credentials,
+            login_timeout=config.login_timeout,
         )
+        self.slots = limits.ConnectionSlots()
         self.sessions: set[asyncio.Task] = set()
         self.server: asyncio.base_events.Server | None = None
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self.sessions) >= limits.MAX_CLIENTS:
-            writer.write(p.error_response("53300", "sorry, too many clients already", severity="FATAL"))
+        address = str((writer.get_extra_info("peername") or ("?",))[0])
+
+        def evict() -> None:   # its pre-login slot went to a newcomer (limits.ConnectionSlots)
+            writer.write(p.error_response("53300", "too many connections waiting to log in", severity="FATAL"))
+            writer.close()
+
+        token = self.slots.admit(address, evict)
+        if token is None:
+            writer.write(p.error_response(
+                "53300", f"too many connections from {address} waiting to log in", severity="FATAL"))
             writer.close()
             return
+        logged_in = False
+
+        def log_in() -> bool:
+            nonlocal logged_in
+            logged_in = self.slots.log_in(address, token)
+            return logged_in
+
         task = asyncio.current_task()
         self.sessions.add(task)
         try:
-            await Session(self.services, reader, writer).run()
+            await Session(self.services, reader, writer, login=log_in).run()
         except asyncio.CancelledError:
             writer.close()  # the endpoint is shutting down (Python 3.11's asyncio would log it as an error)
         except Exception:  # noqa: BLE001 - one broken session must not stop the server
             log.exception("session crashed")
             writer.close()
         finally:
+            self.slots.release(address, token, logged_in)
             self.sessions.discard(task)
 
     async def start(self) -> tuple[str, int]:

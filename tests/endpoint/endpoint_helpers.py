@@ -99,12 +99,16 @@ def unique(prefix: str) -> str:
 
 
 @contextmanager
-def own_endpoint(pg_server, s3_server, prefix: str) -> Iterator[EndpointProcess]:
-    """An endpoint process of the caller's own (its memory and log measured alone), stopped on exit."""
+def own_endpoint(pg_server, s3_server, prefix: str, **options) -> Iterator[EndpointProcess]:
+    """An endpoint process of the caller's own (its memory and log measured alone), stopped on exit.
+
+    ``options``: more EndpointProcess fields (auth_file, login_timeout, log_level, ...).
+    """
     log_file = Path(tempfile.mkdtemp(prefix=prefix)) / "endpoint.log"
+    options = {"log_level": "INFO", **options}
     ep = EndpointProcess(backend_host=pg_server.host, backend_port=pg_server.port, user=pg_server.user,
                          password=pg_server.password, dbname=pg_server.dbname,
-                         s3_endpoint_url=s3_server.endpoint_url, log_file=log_file, log_level="INFO")
+                         s3_endpoint_url=s3_server.endpoint_url, log_file=log_file, **options)
     ep.start()
     try:
         yield ep

@@ -31,8 +31,10 @@ def startup(user: str, database: str) -> bytes:
 class Wire:
     """One socket to the endpoint; ``read()`` returns (type, body) or None once the peer closed."""
 
-    def __init__(self, host: str, port: int, timeout: float = 10.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host: str, port: int, timeout: float = 10.0, source: str | None = None):
+        """``source``: the local address to connect from (any 127.x.y.z works on Linux's loopback)."""
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.buf = b""
 
     def send(self, data: bytes) -> bool:

@@ -417,10 +417,15 @@ def test_connections_point_at_the_local_services(compose, env_example):
         endpoint = services[redshift["host"]]
         assert f"--port={redshift['port']}" in endpoint["command"], "conn port != endpoint port"
         assert redshift["login"] and redshift["password"] and redshift["schema"]
-        # The endpoint authenticates against redshift-db: the conn must carry its credentials.
+        # The endpoint logs in to redshift-db as the conn's user: the conn must carry its credentials.
         backend = service_env(services["redshift-db"])
         assert (redshift["login"], redshift["password"], redshift["schema"]) == tuple(
             interpolate(backend[k], env) for k in ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"))
+        # ... and checks the client's login itself, as --admin-user with PGPASSWORD (never a flag).
+        command = [interpolate(part, env) for part in endpoint["command"]]
+        assert f"--admin-user={redshift['login']}" in command
+        assert interpolate(service_env(endpoint)["PGPASSWORD"], env) == redshift["password"]
+        assert not any(redshift["password"] in part for part in command)
         assert aws["conn_type"] == "aws" and aws["login"] and aws["password"]
         s3_host, s3_port = re.fullmatch(r"http://([\w-]+):(\d+)", aws["extra"]["endpoint_url"]).groups()
         assert s3_port in services[s3_host]["command"]
