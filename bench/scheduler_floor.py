@@ -140,7 +140,7 @@ def backfill(api, dag_id: str, first_hour: int, last_hour: int) -> dict:
             raise SystemExit(f"backfill of {dag_id} not complete after an hour")
         time.sleep(1)
     first, last = DAY + timedelta(hours=first_hour), DAY + timedelta(hours=last_hour)
-    window = [run for run in api.runs(dag_id) if first <= parse_time(run["logical_date"]) <= last]
+    window = [run for run in api.runs(dag_id) if first <= parse_time(run["data_interval_start"]) <= last]
     ended = max(parse_time(run["end_date"]) for run in window)
     states: dict[str, set[str]] = {}
     for run in window:
