@@ -1,9 +1,12 @@
 """`python -m devstack airflow` (`make airflow`): the Airflow UI on the local stack.
 
 Starts the stack, seeds the event files of yesterday and today (the scheduler's own run of the
-latest hour needs them), starts the local Airflow (`devstack.local_airflow`: api-server,
-dag-processor, triggerer, scheduler on the stack's PostgreSQL), unpauses `sparkify_etl`, queues
-the demo day's backfill once, and prints the URL and login only when every component is healthy.
+latest hour needs them; `devstack.liveday`: ids no dataset uses, never a dataset's file), starts
+the local Airflow (`devstack.local_airflow`: api-server, dag-processor, triggerer, scheduler on the
+stack's PostgreSQL), unpauses `sparkify_etl`, queues the demo day's backfill once (only when the
+bucket holds 2018-11-01 and the warehouse no play; at the backfill's default concurrency), and
+prints the URL and login only when every component is healthy, with a hint naming the days the
+bucket holds.
 It then stays in the foreground: Ctrl-C, SIGTERM, SIGHUP, a component that dies, or `make down`
 from another shell all stop every Airflow process.
 """
