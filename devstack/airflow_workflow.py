@@ -167,7 +167,7 @@ def cmd_airflow(args: argparse.Namespace) -> int:
             console.print(f"[yellow]warning:[/] bucket {stack.config.bucket} is empty: run `make demo` "
                           "(or `python -m devstack seed`) first, or every run will fail")
         live = seed_live_days(stack)
-        days = bucket_days(stack, exclude=live.uploaded)
+        days = bucket_days(stack, exclude=live.ever_uploaded)
         # Before unpausing: the scheduler's first run publishes a live hour at once.
         skip_demo = demo_backfill_reason(days, warehouse_has_plays(stack)) if args.hours else \
             "no backfill queued (--hours 0)"

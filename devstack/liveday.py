@@ -52,6 +52,7 @@ class LiveDays:
     today: date
     uploaded: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # keys held by another dataset: left untouched
+    ever_uploaded: list[str] = field(default_factory=list)  # every key the live days uploaded, any day
 
 
 def live_config(base: GenConfig, today: date, events_per_day: int = 1000) -> GenConfig:
@@ -116,6 +117,8 @@ def seed_live_days(out_dir: Path, base: GenConfig, bucket: str, *, endpoint_url:
             continue
         ours[key] = sorted({*ours.get(key, []), file_md5(path)})
         result.uploaded.append(key)
-    record_path.write_text(json.dumps({key: sorted(set(md5s)) for key, md5s in ours.items()}, indent=1))
+    record = {key: sorted(set(md5s)) for key, md5s in ours.items() if key not in result.kept}
+    record_path.write_text(json.dumps(record, indent=1))
+    result.ever_uploaded = sorted(record)
     seed_bucket(out_dir, bucket, endpoint_url=endpoint_url, progress=False, only="log_data")
     return result

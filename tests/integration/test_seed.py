@@ -134,3 +134,5 @@ def test_live_days_upload_only_their_day_files_and_never_replace_a_datasets(s3_s
     assert live.kept == [] and tomorrow_key in live.uploaded
     replaced = client.get_object(Bucket=bucket, Key=tomorrow_key)["Body"].read()
     assert replaced != uploaded and replaced == (tmp_path / "live" / tomorrow_key).read_bytes()
+    # Every key the live days ever uploaded is known (make airflow leaves them out of its hints), the kept one is not.
+    assert live.ever_uploaded == [yesterday_key, tomorrow_key, "log_data/2026/12/2026-12-05-events.json"]
