@@ -76,6 +76,11 @@ def test_live_hours_leave_every_dataset_user_and_play_unchanged(live_after_datas
     generated_ids = {row[0] for row in before["users"]}
     assert generated_ids <= set(range(2, 2 + 40))  # the generator's ids, which the live days used to reuse
     assert after == before
+    # Nor did the scheduler's first run (a live hour, before the dataset's hours): every dataset
+    # user's newest event is the dataset's own, of 2018.
+    assert airflow_stack.warehouse_rows(
+        "SELECT user_id, last_event_ts FROM users WHERE user_id < %s AND last_event_ts >= '2019-01-01'",
+        (LIVE_USER_ID_OFFSET,)) == []
 
 
 def test_live_hours_published_their_own_users_and_plays(live_after_dataset, airflow_stack):
