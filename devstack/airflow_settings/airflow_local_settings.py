@@ -1,4 +1,5 @@
-"""Airflow local settings for the components of the local Airflow (`devstack.local_airflow`).
+"""Airflow local settings for the components of the local Airflow (`devstack.local_airflow`):
+secrets masking on the components' consoles, and the scheduler's preload of the tasks' imports.
 
 Airflow imports a module named `airflow_local_settings` from its path before it configures
 logging; `LocalAirflow` puts this folder on the components' PYTHONPATH (and only theirs).
@@ -11,6 +12,9 @@ task log and printed in clear in the scheduler's output. Here the console pipeli
 gets Airflow's own redaction processors: the task SDK's masker (where the supervisor registers
 what the task masks: connection passwords, sensitive extras) and the core masker (the metadata
 database password, sensitive config values).
+
+In the scheduler it also imports the task processes' heavy modules (`task_preload.py`), so the
+tasks the LocalExecutor forks inherit them instead of importing them again.
 """
 
 from __future__ import annotations
@@ -34,3 +38,16 @@ def _configure_logging_with_masking(*args, extra_processors=None, **kwargs):
 
 
 _shared_logging.configure_logging = _configure_logging_with_masking
+
+
+def _preload_task_imports() -> None:
+    """In the scheduler: import the tasks' heavy modules before the LocalExecutor forks (task_preload.py)."""
+    import task_preload
+
+    if task_preload.enabled():
+        from airflow.configuration import conf
+
+        task_preload.preload_for_tasks(conf.get("core", "dags_folder"), conf.get("core", "plugins_folder"))
+
+
+_preload_task_imports()

@@ -36,6 +36,9 @@ class GenConfig:
     # Added to every session id. A second dataset over the same catalog and users (the local
     # Airflow's "live" days) uses an offset so its songplay ids never collide with the demo's.
     session_id_offset: int = 0
+    # Added to every user id ("2" becomes str(2 + offset)). The local Airflow's live days use a large
+    # one so their users never take the id, and so the "newer wins" row, of a user of the dataset.
+    user_id_offset: int = 0
     # Quirks of the real log text, applied only to songs outside the catalog (see SCHEMA.md).
     mojibake_rate: float = 0.05
     control_char_rate: float = 0.01

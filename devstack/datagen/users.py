@@ -39,7 +39,7 @@ def build_users(config: GenConfig) -> list[User]:
         paid = rng.random() < config.paid_user_rate
         users.append(
             User(
-                user_id=str(index + 2),
+                user_id=str(index + 2 + config.user_id_offset),
                 first_name=first,
                 last_name=rng.choice(words.LAST_NAMES),
                 gender=gender,

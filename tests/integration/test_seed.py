@@ -94,3 +94,45 @@ def test_seed_real_sample_as_is(s3_server, real_sample):
     assert sum(k.startswith("log_data/2018/11/") for k in keys) == 30
     key = "log_data/2018/11/2018-11-21-events.json"
     assert client.get_object(Bucket="seed-real-sample", Key=key)["Body"].read() == (real_sample / key).read_bytes()
+
+
+LIVE_BASE = GenConfig(seed=42, days=1, events_per_day=100, users=10, songs=20, artists=10)
+
+
+def test_live_days_upload_only_their_day_files_and_never_replace_a_datasets(s3_server, tmp_path):
+    """A dataset holding today's file keeps it; yesterday (not in the dataset) gets a live file,
+    replaced by the live days' own later uploads; no song file is uploaded."""
+    from datetime import date
+
+    from devstack.liveday import seed_live_days
+
+    client = boto3.client("s3", endpoint_url=s3_server.endpoint_url)
+    bucket, today = "seed-live", date(2026, 12, 3)
+    theirs = GenConfig(seed=5, start_date=today, days=1, events_per_day=50, users=5, songs=10, artists=5)
+    dataset = generate(tmp_path / "theirs", theirs, progress=False)
+    seed_bucket(dataset, bucket, endpoint_url=s3_server.endpoint_url, progress=False)
+    before = {key: client.get_object(Bucket=bucket, Key=key)["Body"].read() for key in all_keys(client, bucket)}
+    today_key, yesterday_key = "log_data/2026/12/2026-12-03-events.json", "log_data/2026/12/2026-12-02-events.json"
+
+    live = seed_live_days(tmp_path / "live", LIVE_BASE, bucket, endpoint_url=s3_server.endpoint_url, today=today)
+    assert (live.uploaded, live.kept) == ([yesterday_key], [today_key])
+    assert all_keys(client, bucket) == {*before, yesterday_key}
+    assert {key: client.get_object(Bucket=bucket, Key=key)["Body"].read() for key in before} == before
+    assert not (tmp_path / "live" / today_key).exists()  # a restore of the folder cannot upload it either
+
+    # The next day the window moves: yesterday's key (the live days' own) is regenerated and replaced.
+    tomorrow_key = "log_data/2026/12/2026-12-04-events.json"
+    live = seed_live_days(tmp_path / "live", LIVE_BASE, bucket, endpoint_url=s3_server.endpoint_url,
+                          today=date(2026, 12, 4))
+    assert (live.uploaded, live.kept) == ([tomorrow_key], [today_key])
+    assert client.get_object(Bucket=bucket, Key=today_key)["Body"].read() == before[today_key]
+    uploaded = client.get_object(Bucket=bucket, Key=tomorrow_key)["Body"].read()
+    assert uploaded == (tmp_path / "live" / tomorrow_key).read_bytes()
+    # A day later 2026-12-04 is regenerated (as yesterday, other bytes): the live days' own key is replaced.
+    live = seed_live_days(tmp_path / "live", LIVE_BASE, bucket, endpoint_url=s3_server.endpoint_url,
+                          today=date(2026, 12, 5))
+    assert live.kept == [] and tomorrow_key in live.uploaded
+    replaced = client.get_object(Bucket=bucket, Key=tomorrow_key)["Body"].read()
+    assert replaced != uploaded and replaced == (tmp_path / "live" / tomorrow_key).read_bytes()
+    # Every key the live days ever uploaded is known (make airflow leaves them out of its hints), the kept one is not.
+    assert live.ever_uploaded == [yesterday_key, tomorrow_key, "log_data/2026/12/2026-12-05-events.json"]

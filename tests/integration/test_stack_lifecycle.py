@@ -93,3 +93,42 @@ def test_a_new_s3_server_gets_the_seeded_datasets_back(stack, capsys):
     err = capsys.readouterr().err
     assert f"restored {len(before) - 1} files from {demo}" in err
     assert f"restored 1 files from {extra.resolve()}" in err
+
+
+def test_make_airflow_reads_the_bucket_and_the_warehouse_it_has(stack, capsys):
+    """`make airflow`'s inputs from the real servers: the days a user's dataset holds (the live days
+    left out), so no demo backfill and no hard-coded demo day in the hints; plays of a dataset in
+    `songplays` (the live days' own do not count)."""
+    import psycopg
+
+    from devstack.airflow_workflow import (
+        bucket_days,
+        demo_backfill_reason,
+        seed_live_days,
+        warehouse_has_plays,
+    )
+    from devstack.liveday import LIVE_SESSION_ID_OFFSET
+
+    empty_bucket(stack)
+    theirs = stack.dir / "their-data"
+    generate(theirs, GenConfig(start_date=date(2019, 3, 1), days=2, events_per_day=50, users=5, songs=5, artists=5),
+             progress=False)
+    seed_bucket(theirs, stack.config.bucket, endpoint_url=stack.s3.endpoint_url, progress=False)
+    live = seed_live_days(stack)
+    assert live.uploaded and live.kept == []
+    days = bucket_days(stack, exclude=live.ever_uploaded)
+    assert days == [date(2019, 3, 1), date(2019, 3, 2)]
+    assert demo_backfill_reason(days, warehouse_has_plays(stack)) == (
+        "no demo backfill: the bucket has no event file for 2018-11-01")
+
+    with psycopg.connect(stack.postgres.dsn(), autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('public.songplays')").fetchone()[0] is None
+        assert not warehouse_has_plays(stack)  # no table yet: a fresh warehouse
+        conn.execute("CREATE TABLE songplays (session_id INTEGER NOT NULL)")
+        try:
+            conn.execute("INSERT INTO songplays VALUES (%s)", (LIVE_SESSION_ID_OFFSET + 5,))
+            assert not warehouse_has_plays(stack)
+            conn.execute("INSERT INTO songplays VALUES (7)")
+            assert warehouse_has_plays(stack)
+        finally:
+            conn.execute("DROP TABLE songplays")
