@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from e2e_support import hour
 from test_pipeline import assert_all_succeeded
 
@@ -89,6 +90,8 @@ def test_staging_is_a_cache_of_s3(stack, warehouse, run_hours, truth):
     assert plays_of(warehouse, HOUR) == truth["hours"][HOUR]["plays"] + 1
 
 
+# Six and four runs of the whole DAG: more than the suite's 10 minutes on a loaded 2-core machine.
+@pytest.mark.timeout(1500)
 def test_bad_sources_never_change_the_published_tables(stack, warehouse, run_hours):
     assert_all_succeeded(run_hours(HOUR, 1))
     published = warehouse.checksums()
@@ -133,6 +136,7 @@ def test_bad_sources_never_change_the_published_tables(stack, warehouse, run_hou
     assert warehouse.checksums() == published
 
 
+@pytest.mark.timeout(1500)
 def test_a_correction_is_published_only_with_accept_smaller_hour(stack, warehouse, run_hours, truth):
     """A day file re-delivered with the hour's plays removed: refused, then published by a run with the param,
     which logs how many plays were removed and which."""
