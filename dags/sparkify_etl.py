@@ -15,6 +15,7 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, chain
 
 from sparkify import assets
+from sparkify.announce import AnnounceCatalogOperator
 from sparkify.config import AWS_CONN_ID, REDSHIFT_CONN_ID, sql_dir
 from sparkify.failfast import RenderErrorsFailFast
 from sparkify.intervals import MACROS
@@ -33,6 +34,10 @@ LOG_JSONPATH = "{{ var.value.get('sparkify_log_jsonpath', 'log_json_path.json') 
 # logical date; the quality gate names the same file through the same macro.
 EVENTS_KEY = "{{ day_file_key() }}"
 EVENTS_TABLE = "staging_events_{{ interval_start('%Y%m%d') }}"
+# The next day's file, where late plays of the run's day arrive (the shipper names files by arrival day).
+NEXT_DAY_KEY = "{{ next_day_file_key() }}"
+NEXT_DAY_TABLE = "staging_events_next_day_{{ interval_start('%Y%m%d') }}"
+EVENTS_COPY_OPTIONS = [f"FORMAT AS JSON 's3://{BUCKET}/{LOG_JSONPATH}'", "TIMEFORMAT 'epochmillisecs'"]
 SONGS_KEY = SONG_PREFIX + "/"
 CATALOG_DIMENSIONS = ("songs", "artists")  # rebuilt only in runs that restaged the catalog
 
@@ -42,16 +47,21 @@ DOC_MD = """
 Every hour, write-audit-publish:
 
 1. **stage** (a cache of S3): `stage_events` copies the day file of the run's interval into that day's
-   own table `staging_events_YYYYMMDD`, `stage_songs` the song catalog into `staging_songs`. Each source
-   is fingerprinted from its S3 listing (keys, ETags, sizes); when `staging_state` already records it,
-   the task is **skipped** with the reason. Param `force_restage` copies anyway.
-2. **audit**: the loads write the hour into `audit_songplays`, `audit_users`, `audit_time`, and, only when
-   the catalog was restaged, `audit_songs`/`audit_artists` (otherwise skipped).
+   own table `staging_events_YYYYMMDD`; `stage_events_next_day` copies the NEXT day's file, when it exists,
+   into `staging_events_next_day_YYYYMMDD` (late plays of the day arrive there: files are named by the UTC
+   day an event arrived); `stage_songs` copies the song catalog into `staging_songs`. Each source is
+   fingerprinted from its S3 listing (keys, ETags, sizes); when `staging_state` already records it, the
+   task is **skipped**, the reason on a top-level log line. Param `force_restage` copies anyway.
+2. **audit**: the loads write the hour's events of both files into `audit_songplays`, `audit_users`,
+   `audit_time`, and, only when the catalog was restaged, `audit_songs`/`audit_artists` (otherwise skipped).
 3. **gate** `run_quality_checks` (`sql/quality/checks.yaml`): the audit rows, reconciled with the staged
-   copy of the run's own day file. A failed gate publishes nothing.
+   files; plays of other days in the day file that no run published fail it, named. A failed gate
+   publishes nothing. An hour that would lose published plays is refused unless param
+   `accept_smaller_hour` is true (a correction: the removed plays are logged).
 4. **publish**: one transaction applies the hour to `songplays`, `time`, `users` (newer wins), and the
    catalog to `songs`/`artists` when restaged.
-5. `check_published` (`sql/quality/published.yaml`): referential checks on the published hour.
+5. `check_published` (`sql/quality/published.yaml`): referential checks on the published hour;
+   `announce_catalog` emits the `songs`/`artists` asset events, skipped unless the catalog was published.
 
 * Connections: `redshift_default` (type `redshift` or `postgres`), `aws_default`
   (extra `region`, `role_arn` for the COPY).
@@ -80,6 +90,7 @@ def load_dimension(name: str, **kwargs) -> LoadDimensionOperator:
 
 
 events_cache = StagingCache(single_file=True)
+next_day_cache = StagingCache(single_file=True, optional=True, keyed_by_table=True)
 catalog_cache = StagingCache(single_file=False, require_published=True)
 
 with DAG(
@@ -98,6 +109,11 @@ with DAG(
     user_defined_macros=MACROS,
     params={
         "force_restage": Param(False, type="boolean", description="COPY the sources even when unchanged"),
+        "accept_smaller_hour": Param(
+            False, type="boolean",
+            description="Publish the hour even if it now has fewer plays than published (a corrected day file); "
+            "the removed plays are logged",
+        ),
     },
     doc_md=DOC_MD,
     tags=["sparkify", "redshift", "etl"],
@@ -124,10 +140,7 @@ with DAG(
         s3_bucket=BUCKET,
         s3_key=EVENTS_KEY,
         method="REPLACE",
-        copy_options=[
-            f"FORMAT AS JSON 's3://{BUCKET}/{LOG_JSONPATH}'",
-            "TIMEFORMAT 'epochmillisecs'",
-        ],
+        copy_options=EVENTS_COPY_OPTIONS,
         pre_execute=events_cache.pre_execute,
         post_execute=events_cache.post_execute,
         max_active_tis_per_dag=1,  # REPLACE is DELETE + COPY: two at once would duplicate rows
@@ -136,6 +149,27 @@ with DAG(
             "day's own table `staging_events_YYYYMMDD`. **Skipped** when `staging_state` shows that exact "
             "file (keys, ETags, sizes) already staged; fails before any COPY when more than one object "
             "matches the key or the file is empty."
+        ),
+    )
+
+    stage_events_next_day = S3ToRedshiftOperator(
+        task_id="stage_events_next_day",
+        redshift_conn_id=REDSHIFT_CONN_ID,
+        aws_conn_id=AWS_CONN_ID,
+        schema="public",
+        table=NEXT_DAY_TABLE,
+        s3_bucket=BUCKET,
+        s3_key=NEXT_DAY_KEY,
+        method="REPLACE",
+        copy_options=EVENTS_COPY_OPTIONS,
+        pre_execute=next_day_cache.pre_execute,
+        post_execute=next_day_cache.post_execute,
+        max_active_tis_per_dag=1,
+        doc_md=(
+            "Copy the NEXT day's file into `staging_events_next_day_YYYYMMDD`: plays of the run's day that "
+            "arrived after midnight UTC are there, and the loads read the interval's rows of both files. "
+            "**Skipped** when unchanged; when the file does not exist yet, the table is emptied and the task "
+            "skipped, saying so."
         ),
     )
 
@@ -205,7 +239,8 @@ with DAG(
         catalog_sql="publish/catalog.sql",
         catalog_task_ids=[task.task_id for task in catalog_loads],
         catalog_source=f"s3://{BUCKET}/{SONGS_KEY}",
-        outlets=[assets.SONGPLAYS, assets.USERS, assets.TIME, assets.SONGS, assets.ARTISTS],
+        # songs/artists change only when the catalog is published: their events come from announce_catalog
+        outlets=[assets.SONGPLAYS, assets.USERS, assets.TIME],
         doc_md="One transaction: the audited hour into `songplays`, `time`, `users` (newer wins), and the "
         "audited catalog into `songs`/`artists` when it was restaged.",
     )
@@ -217,10 +252,19 @@ with DAG(
         doc_md="Referential checks on the published hour (`sql/quality/published.yaml`).",
     )
 
-    end = EmptyOperator(task_id="end", doc_md="End of the run.")
+    announce_catalog = AnnounceCatalogOperator(
+        task_id="announce_catalog",
+        publish_task_id=publish.task_id,
+        outlets=[assets.SONGS, assets.ARTISTS],
+        doc_md="Asset events for `songs` and `artists`, only when `publish` published the catalog in this run; "
+        "**skipped** otherwise, so a DAG scheduled on them runs once per new catalog, not every hour.",
+    )
 
-    chain(begin, create_tables, [stage_events, stage_songs], load_songplays_fact,
-          [load_users_dim, load_time_dim], run_quality_checks, publish, check_published, end)
+    # none_failed: a run that kept its catalog skips announce_catalog and still ends.
+    end = EmptyOperator(task_id="end", trigger_rule="none_failed", doc_md="End of the run.")
+
+    chain(begin, create_tables, [stage_events, stage_events_next_day, stage_songs], load_songplays_fact,
+          [load_users_dim, load_time_dim], run_quality_checks, publish, check_published, announce_catalog, end)
     chain(stage_songs, catalog_loads, run_quality_checks)
 
 

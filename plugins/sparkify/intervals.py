@@ -8,11 +8,17 @@ own data interval when it has one, otherwise the interval the timetable gives a 
 ``run_after`` time, i.e. the last complete hour (``CronDataIntervalTimetable.infer_manual_data_interval``,
 the same rule Airflow applies to a manual run *with* a logical date). :func:`day_file_key` names the
 S3 day file of that interval, for the staging task and the quality gate alike.
+
+Late plays: the log shipper names a file by the UTC day an event *arrived*, so an event of 23:55 may
+land in the next day's file. Every run therefore also stages the next day's file (when it exists,
+:func:`next_day_file_key`) into its day's table ``staging_events_next_day_YYYYMMDD``, and
+:func:`interval_events` is the one source of the interval's events for the loads and the gate: the
+rows of both staged files whose timestamps fall in the interval.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import jinja2
 
@@ -60,8 +66,43 @@ def day_file_key(context) -> str:
     E.g. ``log_data/2018/11/2018-11-15-events.json``; the prefix is the Variable ``sparkify_log_prefix``
     (default ``log_data``), read through the template context's ``var`` when the template renders.
     """
+    return _file_key(context, run_interval(context)[0])
+
+
+def _file_key(context, day: datetime) -> str:
     prefix = context["var"]["value"].get(LOG_PREFIX_VARIABLE, LOG_PREFIX_DEFAULT)
-    return f"{prefix}/{run_interval(context)[0]:%Y/%m/%Y-%m-%d}-events.json"
+    return f"{prefix}/{day:%Y/%m/%Y-%m-%d}-events.json"
 
 
-MACROS = {"interval_start": interval_start, "interval_end": interval_end, "day_file_key": day_file_key}
+@jinja2.pass_context
+def next_day_file_key(context) -> str:
+    """``{{ next_day_file_key() }}``: the S3 key of the day file after the one of the run's interval."""
+    return _file_key(context, run_interval(context)[0] + timedelta(days=1))
+
+
+@jinja2.pass_context
+def interval_events(context) -> str:
+    """``{{ interval_events() }}``: a parenthesised SELECT of the interval's staged events (alias it).
+
+    Every column of the staging tables plus ``source_file`` (the S3 key the event arrived in): the rows
+    of the day's ``staging_events_YYYYMMDD`` and of ``staging_events_next_day_YYYYMMDD`` (the next day's
+    file, where late events of the day arrive) whose ``ts`` lies in ``[interval_start, interval_end)``.
+    One line, so that it also fits a YAML scalar of ``sql/quality/checks.yaml``.
+    """
+    start, end = run_interval(context)
+    day = start.strftime("%Y%m%d")
+    where = f"ts >= '{start.strftime(SQL_TIMESTAMP)}' AND ts < '{end.strftime(SQL_TIMESTAMP)}'"
+    return (
+        f"(SELECT *, '{day_file_key(context)}' AS source_file FROM staging_events_{day} WHERE {where}"
+        f" UNION ALL"
+        f" SELECT *, '{next_day_file_key(context)}' AS source_file FROM staging_events_next_day_{day} WHERE {where})"
+    )
+
+
+MACROS = {
+    "interval_start": interval_start,
+    "interval_end": interval_end,
+    "day_file_key": day_file_key,
+    "next_day_file_key": next_day_file_key,
+    "interval_events": interval_events,
+}

@@ -18,8 +18,15 @@ sql             ``sql`` + one of ``expected``,               first column of the
 ============== ============================================ ========================================
 
 Every check also takes ``table`` (required except for ``sql``), ``where`` (an extra SQL predicate on
-``table``), ``name`` and ``description``. Each check logs one line with its observed value; when any
-fails, the task fails with one message listing every failed check.
+``table``), ``name`` and ``description``, and optionally:
+
+* ``details_sql``: a query naming the offending rows; when the check fails (or is accepted), its first
+  :data:`DETAILS_LIMIT` rows are logged under the check's line and added to the failure message;
+* ``accepted_by_param``: the name of a boolean run param; when the run sets it true, a failure of this
+  check is logged as ``ACCEPTED`` (with its details) instead of failing the task: a deliberate override.
+
+Each check logs one line with its observed value; when any fails, the task fails with one message
+listing every failed check, also logged on a top-level ``FAILED:`` line (:mod:`sparkify.reasons`).
 """
 
 from __future__ import annotations
@@ -31,12 +38,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.sql.operators.sql import BaseSQLOperator
 
+from sparkify import reasons
 from sparkify.config import REDSHIFT_CONN_ID
 from sparkify.sqltext import quote_literal, validate_columns, validate_table
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+#: Rows of ``details_sql`` logged for a failed or accepted check.
+DETAILS_LIMIT = 20
 CHECK_KINDS = ("row_count", "not_null", "unique", "relationships", "accepted_values", "sql")
 _KNOWN_KEYS = {
     "check",
@@ -54,6 +64,8 @@ _KNOWN_KEYS = {
     "sql",
     "name",
     "description",
+    "details_sql",
+    "accepted_by_param",
 }
 
 
@@ -66,12 +78,21 @@ class CheckResult:
     expected: str
     passed: bool
     error: str | None = None
+    accepted_by: str | None = None  # the run param that accepted a failure
+    details: list[str] | None = None  # the offending rows, one line each
 
     def line(self) -> str:
-        status = "PASS" if self.passed else "FAIL"
+        status = "ACCEPTED" if self.accepted_by else "PASS" if self.passed else "FAIL"
         if self.error:
             return f"{status} {self.label}: error: {self.error}"
-        return f"{status} {self.label}: observed {self.observed}, expected {self.expected}"
+        text = f"{status} {self.label}: observed {self.observed}, expected {self.expected}"
+        if self.accepted_by:
+            text += f" (accepted by run param {self.accepted_by})"
+        return text
+
+    def report(self) -> str:
+        """The line and, indented below it, the offending rows."""
+        return "\n".join([self.line(), *(f"      {row}" for row in self.details or [])])
 
 
 def _number(value: Any) -> Any:
@@ -158,6 +179,10 @@ class DataQualityOperator(BaseSQLOperator):
                 raise ValueError("sql check needs one of expected, expected_sql, min, max")
         if kind == "row_count" and "min" in check and not isinstance(check["min"], int):
             raise ValueError("row_count min must be an integer")
+        if "details_sql" in check and (not isinstance(check["details_sql"], str) or not check["details_sql"].strip()):
+            raise ValueError("details_sql must be a non-empty query")
+        if "accepted_by_param" in check and not isinstance(check["accepted_by_param"], str):
+            raise ValueError("accepted_by_param must name a run param")
 
     # ------------------------------------------------------------------ compilation
     @staticmethod
@@ -242,7 +267,32 @@ class DataQualityOperator(BaseSQLOperator):
             raise ValueError("query returned no row")
         return _number(row[0])
 
-    def _evaluate(self, cursor, check: dict[str, Any]) -> CheckResult:
+    @staticmethod
+    def _fetch_details(cursor, sql: str) -> list[str]:
+        """The first :data:`DETAILS_LIMIT` rows of ``sql``, each as ``column=value, ...``."""
+        try:
+            cursor.execute(sql.strip().rstrip(";"))
+            rows = cursor.fetchmany(DETAILS_LIMIT + 1)
+            names = [column[0] for column in cursor.description or []]
+        except Exception as err:  # the check's verdict stands; say why the rows are missing
+            return [f"(details_sql failed: {type(err).__name__}: {err})".strip()]
+        lines = [", ".join(f"{name}={value}" for name, value in zip(names, row, strict=False)) for row in rows]
+        if len(lines) > DETAILS_LIMIT:
+            lines[DETAILS_LIMIT:] = [f"... (first {DETAILS_LIMIT} rows shown)"]
+        return lines
+
+    def _evaluate(self, cursor, check: dict[str, Any], params: dict[str, Any] | None = None) -> CheckResult:
+        result = self._verdict(cursor, check)
+        if result.passed or result.error:
+            return result
+        param = check.get("accepted_by_param")
+        if param and (params or {}).get(param) is True:
+            result.passed, result.accepted_by = True, param
+        if check.get("details_sql"):
+            result.details = self._fetch_details(cursor, check["details_sql"])
+        return result
+
+    def _verdict(self, cursor, check: dict[str, Any]) -> CheckResult:
         label = self._label(check)
         sql = self._build_check_sql(check)
         self.log.debug("%s: %s", label, sql)
@@ -278,14 +328,16 @@ class DataQualityOperator(BaseSQLOperator):
             hook.set_autocommit(conn, True)
             with closing(conn.cursor()) as cursor:
                 for check in checks:
-                    result = self._evaluate(cursor, check)
-                    self.log.info("%s", result.line())
+                    result = self._evaluate(cursor, check, context.get("params"))
+                    self.log.info("%s", result.report())
                     results.append(result)
         failed = [r for r in results if not r.passed]
         if failed:
             message = f"{len(failed)} of {len(results)} data quality checks failed:\n" + "\n".join(
-                f"  - {r.line()}" for r in failed
+                f"  - {r.report()}" for r in failed
             )
+            # The reason on a top-level line of the task log, whatever the runner's log groups.
+            reasons.announce("FAILED", message, close_group=False)
             # common.sql: AirflowException (retried) or, with retry_on_failure=False, AirflowFailException
             self._raise_exception(message)
         self.log.info("All %d data quality checks passed", len(results))
@@ -293,5 +345,6 @@ class DataQualityOperator(BaseSQLOperator):
         return {
             "checks": len(results),
             "failed": 0,
-            "results": [{"check": r.label, "observed": r.observed, "expected": r.expected} for r in results],
+            "results": [{"check": r.label, "observed": r.observed, "expected": r.expected,
+                         **({"accepted_by": r.accepted_by} if r.accepted_by else {})} for r in results],
         }

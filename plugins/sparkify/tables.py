@@ -75,6 +75,7 @@ PUBLISHED = (
 #: Every table, in creation order: published tables before their audit copies (``LIKE`` needs them).
 TABLES = (
     Table("staging_events", "staging", per_day=True),
+    Table("staging_events_next_day", "staging", per_day=True),  # the next day's file, for late plays
     Table("staging_songs", "staging"),
     Table("staging_state", "control", key="source"),
     Table("publish_log", "control"),

@@ -1,5 +1,6 @@
 -- Plays of the run's data interval [data_interval_start, data_interval_end): every NextSong event.
--- Read from the day's staging table; written to audit_songplays by LoadFactOperator, which first deletes
+-- Read from interval_events(): the interval's rows of the day's staging table and of the next day's file
+-- (where late plays of the day arrive; plugins/sparkify/intervals.py); written to audit_songplays by LoadFactOperator, which first deletes
 -- the same interval there (same transaction). The publish task copies the audited hour into songplays.
 -- The catalog match is a LEFT JOIN on (title, artist_name, duration); should the catalog hold several
 -- songs with the same triple, the smallest song_id wins, so a play is never duplicated.
@@ -15,7 +16,7 @@ SELECT
     e.iteminsession                             AS item_in_session,
     e.location                                  AS location,
     e.useragent                                 AS user_agent
-FROM staging_events_{{ interval_start('%Y%m%d') }} e
+FROM {{ interval_events() }} e
 LEFT JOIN (
     SELECT song_id, artist_id, title, artist_name, duration,
            ROW_NUMBER() OVER (PARTITION BY title, artist_name, duration ORDER BY song_id) AS rn
@@ -26,5 +27,3 @@ LEFT JOIN (
     AND s.duration = e.length
     AND s.rn = 1
 WHERE e.page = 'NextSong'
-  AND e.ts >= '{{ interval_start() }}'
-  AND e.ts <  '{{ interval_end() }}'

@@ -1,4 +1,5 @@
--- Candidate user rows of the run's data interval, written to audit_users: one row per user with a
+-- Candidate user rows of the run's data interval (interval_events(): the day's file and, for late events,
+-- the next day's), written to audit_users: one row per user with a
 -- non-empty userid (any page), taken from the user's latest event in the interval, latest = max by
 -- (ts, sessionid, iteminsession). last_event_ts therefore lies in the interval, and the audit rows of an
 -- hour are exactly those with last_event_ts in it. "Newer wins" against the published users is applied
@@ -19,10 +20,8 @@ FROM (
                PARTITION BY userid
                ORDER BY ts DESC, sessionid DESC, iteminsession DESC
            ) AS rn
-    FROM staging_events_{{ interval_start('%Y%m%d') }}
+    FROM {{ interval_events() }} e
     WHERE userid IS NOT NULL
       AND userid <> ''
-      AND ts >= '{{ interval_start() }}'
-      AND ts <  '{{ interval_end() }}'
 ) c
 WHERE c.rn = 1

@@ -8,11 +8,13 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from e2e_support import hour
 from test_pipeline import assert_all_succeeded
 
 DAY = "2018-11-01"
 DAY_KEY = f"log_data/2018/11/{DAY}-events.json"
+NEXT_KEY = "log_data/2018/11/2018-11-02-events.json"
 HOUR = "2018-11-01T22"
 
 
@@ -54,13 +56,18 @@ def test_staging_is_a_cache_of_s3(stack, warehouse, run_hours, truth):
     first, second = run_hours("2018-11-01T21", 2)
     assert_all_succeeded([first, second])
     assert not {"stage_events", "stage_songs"} & set(first["skipped_tasks"])
-    # the second hour of the same day: both sources unchanged, nothing copied, catalog not rebuilt
-    assert set(second["skipped_tasks"]) == {"stage_events", "stage_songs", "load_songs_dim", "load_artists_dim"}
-    assert "unchanged source: s3://" in log_of(second)
+    # the second hour of the same day: the sources (the next day's file too) unchanged, nothing copied,
+    # catalog not rebuilt, hence not announced
+    assert set(second["skipped_tasks"]) == {"stage_events", "stage_events_next_day", "stage_songs",
+                                            "load_songs_dim", "load_artists_dim", "announce_catalog"}
+    assert "announce_catalog" not in first["skipped_tasks"]  # the first run published the catalog
+    assert "SKIPPED: unchanged source: s3://" in log_of(second)
     day_rows = warehouse.rows(f"SELECT COUNT(*) FROM staging_events_{DAY.replace('-', '')}")[0][0]
     assert day_rows == len(day_lines(stack))  # one copy of the day file, no duplicates
+    next_rows = len((Path(stack.data_dir) / NEXT_KEY).read_text().splitlines())
     state = dict(warehouse.rows("SELECT target_table, rows_staged FROM staging_state"))
     assert state == {f"public.staging_events_{DAY.replace('-', '')}": day_rows,
+                     f"public.staging_events_next_day_{DAY.replace('-', '')}": next_rows,
                      "public.staging_songs": warehouse.rows("SELECT COUNT(*) FROM staging_songs")[0][0]}
     assert plays_of(warehouse, HOUR) == truth["hours"][HOUR]["plays"]
     published = warehouse.checksums()
@@ -83,6 +90,8 @@ def test_staging_is_a_cache_of_s3(stack, warehouse, run_hours, truth):
     assert plays_of(warehouse, HOUR) == truth["hours"][HOUR]["plays"] + 1
 
 
+# Six and four runs of the whole DAG: more than the suite's 10 minutes on a loaded 2-core machine.
+@pytest.mark.timeout(1500)
 def test_bad_sources_never_change_the_published_tables(stack, warehouse, run_hours):
     assert_all_succeeded(run_hours(HOUR, 1))
     published = warehouse.checksums()
@@ -125,6 +134,48 @@ def test_bad_sources_never_change_the_published_tables(stack, warehouse, run_hou
     # the original file again: restaged and published as before
     assert_all_succeeded(run_hours(HOUR, 1))
     assert warehouse.checksums() == published
+
+
+@pytest.mark.timeout(1500)
+def test_a_correction_is_published_only_with_accept_smaller_hour(stack, warehouse, run_hours, truth):
+    """A day file re-delivered with the hour's plays removed: refused, then published by a run with the param,
+    which logs how many plays were removed and which."""
+    assert_all_succeeded(run_hours(HOUR, 1))
+    assert plays_of(warehouse, HOUR) == truth["hours"][HOUR]["plays"] > 0
+    start_ms = int(hour(HOUR).timestamp() * 1000)
+    removed = [json.loads(line) for line in day_lines(stack) if '"NextSong"' in line
+               and start_ms <= json.loads(line)["ts"] < start_ms + 3600_000]
+    corrected = [line for line in day_lines(stack) if json.loads(line) not in removed]
+    param = ["--conf", '{"accept_smaller_hour": true}']
+    with s3_objects(stack, {DAY_KEY: "\n".join(corrected).encode()}):
+        (refused,) = run_hours(HOUR, 1)
+        refused_log = log_of(refused)  # one log file per hour: read it before the next run of the hour
+        (accepted,) = run_hours(HOUR, 1, param)
+        text = log_of(accepted)
+        with s3_objects(stack, {DAY_KEY: b""}):
+            (emptied,) = run_hours(HOUR, 1, param)
+    assert refused["state"] == "failed" and "FAIL songplays sql(hour_does_not_shrink)" in refused_log
+    assert_all_succeeded([accepted, emptied])
+    assert (f"ACCEPTED songplays sql(hour_does_not_shrink): observed {len(removed)}, expected 0 "
+            "(accepted by run param accept_smaller_hour)") in text
+    # the first 20 removed plays, in the order the gate lists them
+    for play in sorted(removed, key=lambda e: (e["ts"], e["sessionId"], e["itemInSession"]))[:20]:
+        assert f"session_id={play['sessionId']}, item_in_session={play['itemInSession']}," in text
+    assert plays_of(warehouse, HOUR) == 0
+    # a deliberately emptied day (0 bytes) is staged with the param: the day table holds nothing
+    assert "staged because of param accept_smaller_hour" in log_of(emptied)
+    assert warehouse.rows(f"SELECT COUNT(*) FROM staging_events_{DAY.replace('-', '')}") == [(0,)]
+
+
+def test_an_empty_catalog_prefix_fails_at_once_saying_so(stack, warehouse, run_hours):
+    songs = {path.relative_to(stack.data_dir).as_posix(): None
+             for path in (Path(stack.data_dir) / "song_data").rglob("*.json")}
+    with s3_objects(stack, songs):
+        (run,) = run_hours(HOUR, 1)
+    assert run["state"] == "failed" and "stage_songs" in run["failed_tasks"]
+    text = log_of(run)
+    assert f"FAILED: song catalog prefix s3://{stack.config.bucket}/song_data/ holds no objects" in text
+    assert warehouse.rows("SELECT COUNT(*) FROM publish_log") == [(0,)]
 
 
 def test_catalog_dropping_a_played_song_is_refused(stack, warehouse, run_hours):

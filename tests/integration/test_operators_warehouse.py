@@ -39,6 +39,9 @@ REDSHIFT_ONLY = re.compile(r"\b(?:DISTSTYLE\s+\w+|DISTKEY\s*\([^)]*\)|SORTKEY\s*
 HOUR = datetime(2018, 11, 15, 13)
 DAY_TABLE = "staging_events_20181115"  # the day's staging table of HOUR
 DAY_SOURCE = "s3://udacity-dend/log_data/2018/11/2018-11-15-events.json"
+NEXT_SOURCE = "s3://udacity-dend/log_data/2018/11/2018-11-16-events.json"
+# the next day's file staged for the 15th, and the 16th's own tables
+LATE_TABLES = ("staging_events_next_day_20181115", "staging_events_20181116", "staging_events_next_day_20181116")
 
 
 # ----------------------------------------------------------------------------------- fixtures
@@ -75,7 +78,8 @@ def db(pg_server, database):
     """A direct psycopg connection (autocommit) to the test database, every table freshly created."""
     with psycopg.connect(pg_server.dsn(dbname=database), autocommit=True) as conn:
         conn.execute(drop_statement(SQL))
-        conn.execute(f"DROP TABLE IF EXISTS {DAY_TABLE}")  # per-day tables outlive a reset (a stale cache)
+        # per-day tables outlive a reset (a stale cache)
+        conn.execute(f"DROP TABLE IF EXISTS {DAY_TABLE}, {', '.join(LATE_TABLES)}")
         for table in TABLES:
             conn.execute(REDSHIFT_ONLY.sub("", render(table.ddl)))
         yield conn
@@ -407,6 +411,56 @@ def test_gate_failure_lists_every_failed_check_and_publishes_nothing(db, conn_id
     assert "songplays sql(hour_does_not_shrink): observed 1, expected 0" in message
     assert message.startswith("6 of ")
     assert checksums(db) == published  # nothing was published
+
+
+def record_staged(db, source: str, table: str) -> None:
+    db.execute("DELETE FROM staging_state WHERE source = %s", (source,))
+    db.execute(
+        f"INSERT INTO staging_state (source, target_table, fingerprint, objects, bytes, rows_staged, staged_at) "
+        f"SELECT %s, %s, 'f', 1, 1, COUNT(*), now() FROM {table}", (source, f"public.{table}"))
+
+
+def test_a_late_play_in_the_next_days_file_is_published_in_its_hour_and_a_lost_one_is_named(db, conn_id):
+    """Files are named by the UTC day events arrived: a play of 23:55 may sit in the next day's file."""
+    hour_23, next_day = datetime(2018, 11, 15, 23), datetime(2018, 11, 16, 0)
+    insert(db, "staging_songs", CATALOG)
+    insert(db, DAY_TABLE, [event(hour_23 + timedelta(minutes=10), 30, 0)])
+    # the next day's file as the hour-23 run staged it: a late play of 23:55, and a play of the 16th itself
+    late, own = event(hour_23 + timedelta(minutes=55), 31, 0), event(next_day + timedelta(minutes=10), 34, 0)
+    insert(db, "staging_events_next_day_20181115", [late, own])
+    record_staged(db, DAY_SOURCE, DAY_TABLE)
+    record_staged(db, f"{NEXT_SOURCE} into public.staging_events_next_day_20181115", "staging_events_next_day_20181115")
+    audit_hour(db, conn_id, hour_23)
+    assert quality(conn_id, hour_23).execute({})["failed"] == 0
+    publish_hour(conn_id, hour_23)
+    assert rows(db, "SELECT session_id, item_in_session FROM songplays ORDER BY 1") == [(30, 0), (31, 0)]
+
+    # the 16th's own file: the published late play, one that arrived after hour 23 ran, one two days late
+    for table in LATE_TABLES[1:]:
+        db.execute(REDSHIFT_ONLY.sub("", render(f"ddl/{table.removesuffix('_20181116')}.sql", next_day)))
+    lost, stale = event(hour_23 + timedelta(minutes=58), 32, 0), event(datetime(2018, 11, 14, 10), 33, 0)
+    insert(db, "staging_events_20181116", [late, lost, stale, own])
+    record_staged(db, NEXT_SOURCE, "staging_events_20181116")
+    audit_hour(db, conn_id, next_day)
+    with pytest.raises(AirflowException) as excinfo:
+        quality(conn_id, next_day).execute({})
+    message = str(excinfo.value)
+    assert message.startswith("1 of ")
+    assert "staging_events_20181116 sql(late_plays_in_the_day_file_never_published): observed 2, expected 0" in message
+    assert (f"ts=2018-11-14 10:00:00, userid=7, sessionid=33, iteminsession=0, file={NEXT_SOURCE}\n"
+            f"      ts=2018-11-15 23:58:00, userid=7, sessionid=32, iteminsession=0, file={NEXT_SOURCE}") in message
+    assert "sessionid=31" not in message  # published in its hour: not lost
+
+    # the remedy: the hour 23 run again, with the next day's file as it is now
+    db.execute("DELETE FROM staging_events_next_day_20181115")
+    insert(db, "staging_events_next_day_20181115", [late, lost, stale, own])
+    record_staged(db, f"{NEXT_SOURCE} into public.staging_events_next_day_20181115", "staging_events_next_day_20181115")
+    audit_hour(db, conn_id, hour_23)
+    assert quality(conn_id, hour_23).execute({})["failed"] == 0
+    publish_hour(conn_id, hour_23)
+    assert rows(db, "SELECT session_id FROM songplays ORDER BY 1") == [(30,), (31,), (32,)]
+    with pytest.raises(AirflowException, match=r"observed 1, expected 0\n      ts=2018-11-14 10:00:00"):
+        quality(conn_id, next_day).execute({})  # two days late: no run can read it, the file needs fixing
 
 
 def test_publish_is_atomic(db, conn_id):

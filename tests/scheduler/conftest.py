@@ -8,6 +8,9 @@ first run (the latest hour, fed by `devstack.liveday`) finished. Tests then own 
 `wait_for_runs`, `clear_tasks`, `task_instances`, `task_log`), `local_airflow.cli(...)` runs the
 `airflow` CLI with the same environment.
 
+A second DAG bundle, `tests/scheduler/dags/` (`TEST_DAGS_BUNDLE`), holds DAGs that only the tests need,
+such as `sparkify_catalog_consumer` (scheduled on the `songs` asset); they start paused.
+
 `airflow_stack` is the scratch stack behind it (`.data_dir`: the generated dataset of
 2018-11-01, truth file included; `.warehouse_rows(sql)`: a query on the PostgreSQL behind the
 endpoint). Keep runs on 2018-11-01 (the seeded day) and remember `max_active_runs=1`.
@@ -31,6 +34,13 @@ from devstack.stack import Stack
 from tests.scratch_stack import scratch_stack
 
 DAG_ID = "sparkify_etl"
+TEST_DAGS = Path(__file__).parent / "dags"
+# The deployment's own bundle (Airflow's default: the dags folder) plus the tests' DAGs.
+TEST_DAGS_BUNDLE = json.dumps([
+    {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
+    {"name": "test-dags", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+     "kwargs": {"path": str(TEST_DAGS)}},
+])
 # One day, small: every hourly run stages the whole catalog (one S3 GET per song file).
 DATASET = GenConfig(seed=20181101, start_date=date(2018, 11, 1), days=1, events_per_day=900, users=40,
                     songs=150, artists=80)
@@ -61,7 +71,8 @@ def airflow_stack():
 
 @pytest.fixture(scope="session")
 def local_airflow(airflow_stack):
-    airflow = LocalAirflow(airflow_stack, home=airflow_stack.dir / "airflow", port=free_port())
+    airflow = LocalAirflow(airflow_stack, home=airflow_stack.dir / "airflow", port=free_port(),
+                           extra_env={"AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": TEST_DAGS_BUNDLE})
     try:
         airflow.start(timeout=300)
         api = airflow.api()

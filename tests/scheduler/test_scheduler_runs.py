@@ -30,6 +30,10 @@ KEYS = {table.sql_name: table.key for table in (*tables.of_kind("fact", "dimensi
         if table.key}
 
 
+def in_range(run: dict) -> bool:
+    return FIRST <= datetime.fromisoformat(run["data_interval_start"]) <= LAST
+
+
 def hour_key(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H")
 
@@ -51,9 +55,11 @@ def backfill(local_airflow, airflow_stack):
         "--reprocess-behavior", "completed", timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     api = local_airflow.api()
-    created = [run for run in api.runs(DAG_ID) if run["run_type"] == "backfill"]  # all queued at once
+    # all queued at once; other modules of the session may have backfilled other hours
+    created = [run for run in api.runs(DAG_ID) if run["run_type"] == "backfill" and in_range(run)]
     assert len(created) >= 6, result.stdout
-    runs = api.wait_for_runs(DAG_ID, count=len(created), run_type="backfill", timeout=1800)
+    runs = [run for run in api.wait_for_runs(DAG_ID, count=len(created), run_type="backfill", timeout=1800)
+            if in_range(run)]
     elapsed = time.monotonic() - started
     instances = {run["dag_run_id"]: api.task_instances(DAG_ID, run["dag_run_id"]) for run in runs}
     starts = sorted(datetime.fromisoformat(run["data_interval_start"]) for run in runs)

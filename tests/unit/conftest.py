@@ -43,21 +43,36 @@ def render(etl_dag):
 
 
 class FakeCursor:
-    """A DB-API cursor answering ``fetchone`` from a function of the last SQL executed."""
+    """A DB-API cursor answering ``fetchone`` from a function of the last SQL executed.
+
+    The function returns one row (a tuple), an exception to raise, or ``{"columns": [...], "rows": [...]}``
+    for a query read with ``fetchmany`` (then ``description`` names the columns).
+    """
 
     def __init__(self, answer):
         self.answer = answer
         self.executed: list[str] = []
         self._last = None
+        self.description = None
 
     def execute(self, sql, parameters=None):
         self.executed.append(sql)
         self._last = self.answer(sql)
+        self.description = None
         if isinstance(self._last, Exception):
             raise self._last
+        if isinstance(self._last, dict):
+            self.description = [(name, None) for name in self._last["columns"]]
 
     def fetchone(self):
+        if isinstance(self._last, dict):
+            return self._last["rows"][0] if self._last["rows"] else None
         return self._last
+
+    def fetchmany(self, size):
+        if isinstance(self._last, dict):
+            return list(self._last["rows"][:size])
+        return [self._last][:size]
 
     def close(self):
         pass

@@ -16,8 +16,9 @@ DAG_FILES = sorted((ROOT / "dags").glob("*.py"))
 
 EXPECTED_EDGES = {
     "begin": {"create_tables"},
-    "create_tables": {"stage_events", "stage_songs"},
+    "create_tables": {"stage_events", "stage_events_next_day", "stage_songs"},
     "stage_events": {"load_songplays_fact"},
+    "stage_events_next_day": {"load_songplays_fact"},
     "stage_songs": {"load_songplays_fact", "load_songs_dim", "load_artists_dim"},
     "load_songplays_fact": {"load_users_dim", "load_time_dim"},
     "load_users_dim": {"run_quality_checks"},
@@ -26,7 +27,8 @@ EXPECTED_EDGES = {
     "load_time_dim": {"run_quality_checks"},
     "run_quality_checks": {"publish"},
     "publish": {"check_published"},
-    "check_published": {"end"},
+    "check_published": {"announce_catalog"},
+    "announce_catalog": {"end"},
     "end": set(),
 }
 
@@ -100,7 +102,9 @@ def test_graph(etl_dag):
 def test_staging_uses_the_provider_operator_with_replace(etl_dag):
     from airflow.providers.amazon.aws.transfers.s3_to_redshift import S3ToRedshiftOperator
 
-    tables = (("stage_events", "staging_events_{{ interval_start('%Y%m%d') }}"), ("stage_songs", "staging_songs"))
+    tables = (("stage_events", "staging_events_{{ interval_start('%Y%m%d') }}"),
+              ("stage_events_next_day", "staging_events_next_day_{{ interval_start('%Y%m%d') }}"),
+              ("stage_songs", "staging_songs"))
     for task_id, table in tables:
         task = etl_dag.get_task(task_id)
         assert type(task) is S3ToRedshiftOperator
@@ -114,9 +118,17 @@ def test_staging_uses_the_provider_operator_with_replace(etl_dag):
         assert task.aws_conn_id == "aws_default"
 
 
-def test_publish_declares_the_published_assets(etl_dag):
+def test_publish_declares_the_hour_assets_and_announce_catalog_the_catalog_ones(etl_dag):
+    """songs/artists change only in runs that publish a catalog: their outlets are on announce_catalog,
+    which skips (no asset event) in the other runs, and which must not block the run's end."""
+    from sparkify.announce import AnnounceCatalogOperator
+
+    assert set(etl_dag.get_task("publish").outlets) == {assets.SONGPLAYS, assets.USERS, assets.TIME}
+    announce = etl_dag.get_task("announce_catalog")
+    assert type(announce) is AnnounceCatalogOperator and announce.publish_task_id == "publish"
+    assert set(announce.outlets) == {assets.SONGS, assets.ARTISTS}
+    assert etl_dag.get_task("end").trigger_rule == "none_failed"
     published = {assets.SONGPLAYS, assets.USERS, assets.SONGS, assets.ARTISTS, assets.TIME}
-    assert set(etl_dag.get_task("publish").outlets) == published
     assert len({asset.uri for asset in published}) == len(published)
     for task_id in ("load_songplays_fact", "load_users_dim", "load_time_dim", "load_songs_dim"):
         assert etl_dag.get_task(task_id).outlets == [], f"{task_id} writes audit tables, publishes nothing"
@@ -167,8 +179,9 @@ def test_trigger_rules_let_cached_staging_skip(etl_dag):
     assert etl_dag.get_task("publish").trigger_rule == "all_success"
 
 
-def test_force_restage_param(etl_dag):
+def test_run_params_default_to_off(etl_dag):
     assert etl_dag.params["force_restage"] is False
+    assert etl_dag.params["accept_smaller_hour"] is False
 
 
 def test_template_searchpath_is_the_repo_sql_folder(etl_dag):
@@ -197,7 +210,8 @@ def test_create_tables_covers_every_ddl_file(raw_dags):
     assert set(ddl_files()) == ddl
     # the per-day staging tables are created by the hourly runs, for their own day
     reset = raw_dags["sparkify_reset_tables"].get_task("create_tables").sql
-    assert reset == ddl_files(per_day=False) and set(reset) == ddl - {"ddl/staging_events.sql"}
+    assert reset == ddl_files(per_day=False)
+    assert set(reset) == ddl - {"ddl/staging_events.sql", "ddl/staging_events_next_day.sql"}
 
 
 def test_reset_drops_what_the_registry_says(dagbag):

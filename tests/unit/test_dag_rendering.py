@@ -71,7 +71,36 @@ def test_interval_sql_is_bounded_by_the_run_interval(etl_dag, render, task_id):
     source = task.sql if hasattr(task, "sql") else task.checks
     rendered = render(task, source, "2018-11-15T13:00:00")
     assert "{{" not in rendered
-    assert _literals(rendered) == {"2018-11-15 13:00:00", "2018-11-15 14:00:00"}
+    # the gate also looks at the day file's plays of other days: bounded by the day's start
+    day = {"2018-11-15 00:00:00"} if task_id == "run_quality_checks" else set()
+    assert _literals(rendered) == {"2018-11-15 13:00:00", "2018-11-15 14:00:00", *day}
+
+
+@pytest.mark.parametrize(
+    ("interval_start", "expected_key", "table"),
+    [
+        ("2018-11-15T13:00:00", "log_data/2018/11/2018-11-16-events.json", "staging_events_next_day_20181115"),
+        ("2018-11-30T23:00:00", "log_data/2018/12/2018-12-01-events.json", "staging_events_next_day_20181130"),
+        ("2018-12-31T23:00:00", "log_data/2019/01/2019-01-01-events.json", "staging_events_next_day_20181231"),
+    ],
+)
+def test_the_next_day_file_is_staged_into_the_run_days_own_table(etl_dag, render, interval_start, expected_key,
+                                                                  table):
+    task = etl_dag.get_task("stage_events_next_day")
+    assert render(task, task.s3_key, interval_start) == expected_key
+    assert render(task, task.table, interval_start) == table
+
+
+@pytest.mark.parametrize("task_id", ["load_songplays_fact", "load_users_dim", "run_quality_checks"])
+def test_the_interval_events_come_from_the_day_file_and_the_next_days(etl_dag, render, task_id):
+    """Late plays of 23:55 arrive in the next day's file: every reader of the interval's events reads both."""
+    task = etl_dag.get_task(task_id)
+    rendered = " ".join(render(task, getattr(task, "sql", None) or task.checks, "2018-11-30T23:00:00").split())
+    both = ("(SELECT *, 'log_data/2018/11/2018-11-30-events.json' AS source_file FROM staging_events_20181130 "
+            "WHERE ts >= '2018-11-30 23:00:00' AND ts < '2018-12-01 00:00:00' UNION ALL "
+            "SELECT *, 'log_data/2018/12/2018-12-01-events.json' AS source_file FROM staging_events_next_day_20181130 "
+            "WHERE ts >= '2018-11-30 23:00:00' AND ts < '2018-12-01 00:00:00')")
+    assert both in rendered
 
 
 def test_fact_interval_fields_render_to_the_data_interval(etl_dag, render):

@@ -222,7 +222,8 @@ def project_checks(etl_dag, render, task_id="run_quality_checks", catalog_rebuil
 def test_the_gate_checks_the_audit_tables_and_the_staged_day_file(etl_dag, render):
     checks = project_checks(etl_dag, render)
     tables = {c["table"] for c in checks}
-    assert tables == {"staging_state", "audit_songplays", "audit_users", "audit_time", "songplays"}
+    assert tables == {"staging_state", "staging_events_20181115", "audit_songplays", "audit_users", "audit_time",
+                      "songplays"}
     kinds = {c["check"] for c in checks}
     assert {"not_null", "unique", "relationships", "accepted_values", "sql"} <= kinds
     related = {(c["column"], c["to"]) for c in checks if c["check"] == "relationships"}
@@ -230,7 +231,10 @@ def test_the_gate_checks_the_audit_tables_and_the_staged_day_file(etl_dag, rende
     names = {c.get("name") for c in checks}
     assert "staging_events_20181115 holds s3://udacity-dend/log_data/2018/11/2018-11-15-events.json " \
            "as recorded in staging_state" in names
-    assert {"plays_equal_nextsong_events_of_the_day_file", "hour_does_not_shrink"} <= names
+    assert "staging_events_next_day_20181115 holds the next day's file as recorded in staging_state " \
+           "(nothing while it does not exist)" in names
+    assert {"plays_equal_nextsong_events_of_the_day_file", "hour_does_not_shrink",
+            "late_plays_in_the_day_file_never_published"} <= names
     # every check of an hourly table is bounded by the interval (cost independent of history)
     for check in checks:
         if check["table"] in {"audit_songplays", "audit_time", "audit_users"} and check["check"] != "sql":
@@ -270,7 +274,7 @@ def test_project_checks_fail_when_plays_do_not_reconcile(etl_dag, render, monkey
     checks = project_checks(etl_dag, render)
 
     def answer(sql):
-        if "FROM staging_events_20181115 WHERE page = 'NextSong'" in " ".join(sql.split()):
+        if "FROM staging_events_next_day_20181115 WHERE ts >=" in sql and "WHERE page = 'NextSong'" in sql:
             return (9,)
         return (0,)
 
