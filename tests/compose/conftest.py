@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def stack():
-    stack = ComposeStack.create()
+def stack(tmp_path_factory):
+    stack = ComposeStack.create(tmp_path_factory.mktemp("compose"))
     try:
         started = time.monotonic()
         stack.up()
