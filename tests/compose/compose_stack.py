@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 DAG_ID = "sparkify_etl"
 WORKERS = 2  # the compose file's own default (deploy.replicas), not a --scale
 BUILD_TIMEOUT = 2400  # s, cold: the two compose images on the stand-ins, on a loaded 2-core machine
-HEALTHY_TIMEOUT = 900  # s from `up` until every service is healthy
+HEALTHY_TIMEOUT = 1500  # s from `up` until every service is healthy (load averages of 20 were seen)
 FIGURES: dict[str, object] = {}
 # What the stack's env file sets beside the free ports, as a user's .env would: each value differs
 # from the compose file's built-in default, so a value that did not take effect shows.
