@@ -118,6 +118,8 @@ class ComposeStack:
         return result.stdout + result.stderr
 
     def up(self) -> None:
+        # The project name is stable per checkout: clear what an interrupted earlier run left.
+        self.down()
         started = time.monotonic()
         # Built first, on its own clock: a cold build on a busy machine takes many minutes.
         result = self.compose("build", check=False, timeout=BUILD_TIMEOUT)
