@@ -158,6 +158,14 @@ def test_airflow_runs_as_the_env_files_uid_with_a_user_name(stack):
     assert "AIRFLOW_UID not set" not in init and "airflow-init done" in init
 
 
+def test_airflow_init_refuses_to_run_airflow_as_root(stack):
+    result = stack.compose("run", "--rm", "--no-deps", "-T", "airflow-init", check=False, timeout=600,
+                           env={**stack.env, "AIRFLOW_UID": "0"})
+    assert result.returncode != 0
+    assert "AIRFLOW_UID=0 would run every Airflow service as root" in result.stdout + result.stderr
+    assert "airflow-init done" not in result.stdout
+
+
 def test_published_ports_bind_loopback_only(stack):
     for service, port in PUBLISHED_PORTS.items():
         bindings = stack.containers(service)[0]["HostConfig"]["PortBindings"][port]
