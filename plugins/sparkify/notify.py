@@ -23,7 +23,7 @@ import html
 import logging
 import os
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -110,8 +110,12 @@ def _hour(start, end) -> str:
 
 
 def _iso(moment) -> str:
+    """``YYYY-MM-DD HH:MM`` of a datetime or of an ISO string (the REST API's form)."""
     if isinstance(moment, str):
-        return moment
+        try:
+            moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+        except ValueError:
+            return moment
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
@@ -241,12 +245,10 @@ async def asend(message: Message, logger: logging.Logger | None = None) -> bool:
 # ---------------------------------------------------------------------------------------------- callbacks
 def notify_task_failure(context: Any) -> None:
     """``on_failure_callback`` of every task: one message when a task failed its last try."""
-    ti = context.get("ti")
-    logger = getattr(ti, "log", None) or log
     try:
-        send(task_failure_message(context), logger)
+        send(task_failure_message(context))
     except Exception as err:  # a broken channel must not hide the task's own failure
-        logger.error("NOTIFY: could not send the failure notification: %s", _mask(f"{type(err).__name__}: {err}"))
+        log.error("NOTIFY: could not send the failure notification: %s", _mask(f"{type(err).__name__}: {err}"))
 
 
 def notify_run_failure(context: Any) -> None:
