@@ -34,6 +34,14 @@ ALERTS = "sparkify_alerts"
 NO_CONNECTION_LINE = f"NOTIFY: no connection '{ALERTS}' configured: nothing sent"
 
 
+def trigger_hour(api, hour: datetime, **options) -> str:
+    """A manual run whose data interval is ``[hour, hour + 1 h)``: for a manual run Airflow gives the last
+    complete interval before its logical date, so the logical date is the hour's end."""
+    run = api.trigger(DAG_ID, logical_date=hour + timedelta(hours=1), **options)
+    assert datetime.fromisoformat(run["data_interval_start"]) == hour, run
+    return run["dag_run_id"]
+
+
 def mail_of(stack, run_id: str, kind: str) -> list:
     return [m for m in stack.mail.messages() if m["X-Sparkify-Run-Id"] == run_id and m["X-Sparkify-Kind"] == kind]
 
@@ -82,7 +90,7 @@ def premium_play_in(stack, hour: datetime):
 def test_a_gate_failure_sends_exactly_one_message_with_the_failed_checks(local_airflow, airflow_stack):
     api, hour = local_airflow.api(), datetime(2018, 11, 1, 15, tzinfo=UTC)
     with premium_play_in(airflow_stack, hour):
-        run_id = api.trigger(DAG_ID, logical_date=hour)["dag_run_id"]
+        run_id = trigger_hour(api, hour)
         final = api.wait_for_run(DAG_ID, run_id, timeout=900)
     states = {ti["task_id"]: ti["state"] for ti in api.task_instances(DAG_ID, run_id)}
     assert final["state"] == "failed" and states["run_quality_checks"] == "failed", states
@@ -112,7 +120,7 @@ def test_a_retry_sends_nothing(local_airflow, airflow_stack):
     jsonpath = api.variable("sparkify_log_jsonpath")
     api.set_variable("sparkify_log_jsonpath", jsonpath.replace("_", "'_", 1))
     try:
-        run_id = api.trigger(DAG_ID, logical_date=hour, conf={"force_restage": True})["dag_run_id"]
+        run_id = trigger_hour(api, hour, conf={"force_restage": True})
         state = api.wait_for_task_state(DAG_ID, run_id, "stage_events", {"up_for_retry", "failed"}, timeout=900)
     finally:
         api.set_variable("sparkify_log_jsonpath", jsonpath)
@@ -132,7 +140,7 @@ def test_without_the_connection_nothing_is_sent_one_line_is_logged_and_good_runs
     assert api.client.delete(f"/connections/{ALERTS}").status_code == 204
     try:
         with premium_play_in(airflow_stack, hour):
-            run_id = api.trigger(DAG_ID, logical_date=hour)["dag_run_id"]
+            run_id = trigger_hour(api, hour)
             failed = api.wait_for_run(DAG_ID, run_id, timeout=900)
         assert failed["state"] == "failed"
         log = api.task_log(DAG_ID, run_id, "run_quality_checks", try_number=1)
@@ -156,7 +164,7 @@ def test_a_run_held_past_its_deadline_sends_one_late_hour_message(local_airflow,
     api, hour = local_airflow.api(), datetime(2018, 11, 1, 17, tzinfo=UTC)
     with psycopg.connect(airflow_stack.postgres.dsn()) as conn:
         conn.execute("LOCK TABLE publish_log IN ACCESS EXCLUSIVE MODE")
-        run_id = api.trigger(DAG_ID, logical_date=hour)["dag_run_id"]
+        run_id = trigger_hour(api, hour)
         queued = time.monotonic()
         (late,) = wait_for_mail(airflow_stack, run_id, "late", timeout=LATE_AFTER_MINUTES * 60 + 300)
         waited = time.monotonic() - queued
