@@ -17,7 +17,6 @@ from airflow.sdk import (
     AsyncCallback,
     CronDataIntervalTimetable,
     DeadlineAlert,
-    DeadlineReference,
     Param,
     chain,
 )
@@ -27,6 +26,7 @@ from sparkify.announce import AnnounceCatalogOperator
 from sparkify.config import AWS_CONN_ID, REDSHIFT_CONN_ID, sql_dir
 from sparkify.failfast import RenderErrorsFailFast
 from sparkify.intervals import MACROS
+from sparkify.lateness import HourDue
 from sparkify.load import LoadDimensionOperator, LoadFactOperator
 from sparkify.notify import late_after, notify_late_hour, notify_run_failure, notify_task_failure
 from sparkify.publish import PublishOperator
@@ -129,10 +129,10 @@ with DAG(
     # A run that failed for another reason than a failed task (timed out, deadlocked): one message.
     on_failure_callback=notify_run_failure,
     # Late hour (experimental in Airflow 3.3): not succeeded $SPARKIFY_LATE_AFTER_MINUTES (default 120)
-    # after it was queued, which for a scheduled run is when its hour ended; a backfill of old hours is
-    # measured from when it was queued, not from 2018 (see docs/dag.md#late-hours-a-deadline-alert).
+    # after it was due: its hour's end, or its creation for a backfill of old hours (not 2018)
+    # (docs/dag.md#late-hours-a-deadline-alert).
     deadline=DeadlineAlert(
-        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        reference=HourDue(),
         interval=late_after(),
         callback=AsyncCallback(notify_late_hour),
         name="late_hour",

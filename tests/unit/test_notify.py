@@ -127,13 +127,33 @@ def test_the_runs_own_callback_is_silent_when_a_task_already_told(monkeypatch):
 
 
 def test_the_dag_sends_final_failures_and_a_late_hour_deadline(etl_dag):
-    from airflow.sdk.definitions.deadline import DagRunQueuedAtDeadline
+    from sparkify.lateness import HourDue
 
     assert etl_dag.default_args["on_failure_callback"] is notify.notify_task_failure
     assert "on_retry_callback" not in etl_dag.default_args
     assert all(task.on_failure_callback == [notify.notify_task_failure] or
                task.on_failure_callback is notify.notify_task_failure for task in etl_dag.tasks)
     (alert,) = etl_dag.deadline if isinstance(etl_dag.deadline, list) else [etl_dag.deadline]
-    assert isinstance(alert.reference, DagRunQueuedAtDeadline)
+    assert isinstance(alert.reference, HourDue)
     assert alert.interval == notify.late_after()
     assert alert.callback.path == "sparkify.notify.notify_late_hour"
+
+
+def test_an_hour_is_due_at_its_end_or_when_its_run_was_created_if_later():
+    from sparkify.lateness import due
+
+    end = datetime(2026, 12, 3, 19, tzinfo=UTC)
+    assert due(end, end, end + timedelta(seconds=3)) == end + timedelta(seconds=3)  # scheduled: at the hour's end
+    assert due(end, end, end - timedelta(seconds=1)) == end
+    old = datetime(2018, 11, 1, 16, tzinfo=UTC)  # a backfilled hour: due when created, not in 2018
+    assert due(old, old, end) == end
+    assert due(None, end + timedelta(hours=1), end) == end + timedelta(hours=1)  # no interval: run_after
+    assert due(None, None, end) == end
+
+
+def test_the_plugin_registers_the_deadline_reference():
+    import sparkify_plugin
+
+    from sparkify.lateness import HourDue
+
+    assert sparkify_plugin.SparkifyPlugin.deadline_references == [HourDue]
