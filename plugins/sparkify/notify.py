@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 #: The connection that configures the channel (type smtp; extra ``to`` and ``from_email``).
 ALERTS_CONN_ID = "sparkify_alerts"
-#: Minutes after a run was queued (for a scheduled hourly run: the end of its hour) before it is late.
+#: Minutes after an hour was due (its end, or its run's creation if later: sparkify.lateness) before it is late.
 LATE_AFTER_ENV = "SPARKIFY_LATE_AFTER_MINUTES"
 LATE_AFTER_DEFAULT_MINUTES = 120.0
 #: The reason's lines kept in a message: its first line and, for the gate, the failed checks.

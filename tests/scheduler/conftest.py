@@ -41,7 +41,7 @@ TEST_DAGS_BUNDLE = json.dumps([
     {"name": "test-dags", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
      "kwargs": {"path": str(TEST_DAGS)}},
 ])
-# The late-hour Deadline Alert of this session: a run not succeeded 2 minutes after it was queued (the
+# The late-hour Deadline Alert of this session: a run not succeeded 2 minutes after it was due (the
 # deployment default is 120). Any slow run of the session may then also get a late notification; tests
 # count messages per run and kind (X-Sparkify-Run-Id, X-Sparkify-Kind), never all of them.
 LATE_AFTER_ENV = "SPARKIFY_LATE_AFTER_MINUTES"

@@ -160,7 +160,7 @@ def test_without_the_connection_nothing_is_sent_one_line_is_logged_and_good_runs
 
 def test_a_run_held_past_its_deadline_sends_one_late_hour_message(local_airflow, airflow_stack):
     """The test holds ``publish_log`` (ACCESS EXCLUSIVE) so the hour's run cannot finish; the Deadline Alert
-    (2 minutes after the run was queued, in this session) fires once, naming the hour and the state."""
+    (2 minutes after the run was created, for an old hour, in this session) fires once, naming the hour and the state."""
     api, hour = local_airflow.api(), datetime(2018, 11, 1, 17, tzinfo=UTC)
     with psycopg.connect(airflow_stack.postgres.dsn()) as conn:
         conn.execute("LOCK TABLE publish_log IN ACCESS EXCLUSIVE MODE")
