@@ -28,7 +28,7 @@ from sparkify.failfast import RenderErrorsFailFast
 from sparkify.intervals import MACROS
 from sparkify.lateness import HourDue
 from sparkify.load import LoadDimensionOperator, LoadFactOperator
-from sparkify.notify import late_after, notify_late_hour, notify_run_failure, notify_task_failure
+from sparkify.notify import late_after, notify_late_hour, notify_task_failure
 from sparkify.publish import PublishOperator
 from sparkify.quality import DataQualityOperator
 from sparkify.staging import StagingCache
@@ -126,8 +126,9 @@ with DAG(
             "the removed plays are logged",
         ),
     },
-    # A run that failed for another reason than a failed task (timed out, deadlocked): one message.
-    on_failure_callback=notify_run_failure,
+    # No DAG-level on_failure_callback: a failed task already sent its message, and Airflow 3.3.2's
+    # dag.test() crashes running one ("'SerializedDAG' object has no attribute 'on_failure_callback'").
+    # A run that fails without a failed task (deadlocked) is reported by the late-hour alert.
     # Late hour (experimental in Airflow 3.3): not succeeded $SPARKIFY_LATE_AFTER_MINUTES (default 120)
     # after it was due: its hour's end, or its creation for a backfill of old hours (not 2018)
     # (docs/dag.md#late-hours-a-deadline-alert).

@@ -5,9 +5,9 @@ Three entry points, wired by ``dags/sparkify_etl.py``:
 * :func:`notify_task_failure`: every task's ``on_failure_callback``. Airflow calls it only when a task
   has failed its *last* try (a retry calls ``on_retry_callback`` instead, which we do not set), so
   retries send nothing. It runs in the worker (or, for a task whose worker died, in the dag processor).
-* :func:`notify_run_failure`: the DAG's ``on_failure_callback``. A run that failed because a task failed
-  (reason ``task_failure``) was already told by that task: nothing more is sent. A run that failed for
-  another reason (``timed_out``, ``all_tasks_deadlocked``) sends one message.
+* No run-level callback: a run that failed because a task failed was told by that task; one that fails
+  otherwise (deadlocked; the DAG sets no ``dagrun_timeout``) has not succeeded, so its late-hour message
+  names it ``failed``.
 * :func:`notify_late_hour`: the Deadline Alert's callback (an ``AsyncCallback``, run by the triggerer):
   the hour's run had not succeeded in time; the message names the hour and the state the run is in.
 
@@ -37,8 +37,6 @@ LATE_AFTER_DEFAULT_MINUTES = 120.0
 #: The reason's lines kept in a message: its first line and, for the gate, the failed checks.
 MAX_REASON_LINES = 12
 MAX_LINE_CHARS = 400
-#: Reasons that a task already reported: the run's own callback then stays silent.
-TOLD_BY_TASK = "task_failure"
 
 
 @dataclass
@@ -157,24 +155,6 @@ def task_failure_message(context: Any) -> Message:
     return Message("failed", subject, body, run_id=run_id)
 
 
-def run_failure_message(context: Any) -> Message:
-    """The message for a run that failed without a task reporting it (timed out, deadlocked)."""
-    dag = context.get("dag")
-    dag_id = getattr(dag, "dag_id", None) or "?"
-    run_id = context.get("run_id") or getattr(context.get("dag_run"), "run_id", "") or ""
-    start, end = context.get("data_interval_start"), context.get("data_interval_end")
-    reason = context.get("reason") or "unknown"
-    body = "\n".join([
-        f"DAG:    {dag_id}",
-        f"Hour:   {_hour(start, end)}",
-        f"Run:    {run_id}",
-        f"Reason: the run failed ({reason})",
-        f"Run page: {run_url(dag_id, run_id)}",
-    ])
-    when = _iso(start) if start is not None else run_id
-    return Message("failed", f"[{dag_id}] run FAILED for hour {when} ({reason})", body, run_id=run_id)
-
-
 def late_hour_message(dag_run: dict[str, Any], deadline: dict[str, Any] | None,
                       base_url: str | None = None) -> Message:
     """The message for a run that has not succeeded by its deadline (``dag_run``: the REST API's run JSON)."""
@@ -249,18 +229,6 @@ def notify_task_failure(context: Any) -> None:
         send(task_failure_message(context))
     except Exception as err:  # a broken channel must not hide the task's own failure
         log.error("NOTIFY: could not send the failure notification: %s", _mask(f"{type(err).__name__}: {err}"))
-
-
-def notify_run_failure(context: Any) -> None:
-    """The DAG's ``on_failure_callback``: silent when a task already told (``task_failure``)."""
-    reason = context.get("reason")
-    if reason == TOLD_BY_TASK:
-        log.info("NOTIFY: run %s failed by a task: that task's notification covers it", context.get("run_id"))
-        return
-    try:
-        send(run_failure_message(context))
-    except Exception as err:
-        log.error("NOTIFY: could not send the run failure notification: %s", _mask(f"{type(err).__name__}: {err}"))
 
 
 async def notify_late_hour(context: dict[str, Any] | None = None, **kwargs: Any) -> None:
