@@ -29,7 +29,9 @@ API (stable; used by ``tests/scheduler/conftest.py``)::
     airflow.stop()                # stop every component (process groups), wait until the port is free
 
 Component output goes to ``<home>/components/<name>.log`` (mode 0600); task logs to
-``<home>/logs``. Secrets travel in the environment only: the metadata DB password, the JWT
+``<home>/logs`` while a task runs, then to ``s3://sparkify-airflow-logs/task-logs/`` on the local S3
+(remote logging, `devstack.task_logs`; the bucket is created at start), from where the UI reads them.
+Secrets travel in the environment only: the metadata DB password, the JWT
 secret and the stack's connections are never written under ``<home>`` by us.
 """
 
@@ -59,6 +61,7 @@ from devstack.processes import (
     tail,
 )
 from devstack.stack import ROOT, Stack
+from devstack.task_logs import LOGS_BUCKET, LOGS_CONN_ID, ensure_logs_bucket, remote_base, remote_logging_env
 
 COMPONENTS = ("api-server", "dag-processor", "triggerer", "scheduler")
 HEALTH_PATH = "/api/v2/monitor/health"
@@ -205,6 +208,8 @@ class LocalAirflow:
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "devstack" / "airflow_settings"), str(ROOT),
                                                         os.environ.get("PYTHONPATH")])),
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+            # Task logs to the local S3 through aws_default (the stack's S3 server), as in production.
+            **remote_logging_env(LOGS_BUCKET),
             **self.extra_env,
         }
         return env
@@ -237,6 +242,7 @@ class LocalAirflow:
         (self.run_dir / "api.json").write_text(json.dumps({"host": self.endpoint.host, "port": self.endpoint.port}))
         self.write_config()
         self.stack.postgres.ensure_role_database("airflow", self.stack.config.airflow_db_password, "airflow")
+        ensure_logs_bucket(self.stack.s3_client(), LOGS_BUCKET)
         self.migrate()
         return note
 
@@ -262,6 +268,12 @@ execution_api_server_url = {self.base_url}/execution/
 
 [database]
 sql_alchemy_conn_cmd = {uri_cmd}
+
+[logging]
+remote_logging = True
+remote_base_log_folder = {remote_base(LOGS_BUCKET)}
+remote_log_conn_id = {LOGS_CONN_ID}
+encrypt_s3_logs = True
 
 [api]
 host = {self.endpoint.host}
