@@ -555,3 +555,21 @@ def test_local_images_env_maps_compose_variables_to_built_stand_ins(compose):
     assert not [line for path in (ROOT / "docker").rglob("*Dockerfile")
                 for line in path.read_text().splitlines() if line.startswith("# syntax=")], \
         "a `# syntax=` line makes the build pull its frontend from a registry"
+
+
+def test_task_logs_go_to_their_own_bucket_which_seed_creates(compose):
+    """Remote logging in every Airflow service, into the bucket `seed` creates on the local S3 (not
+    the data bucket); workers keep their logs to themselves (no shared log volume)."""
+    seed = compose["services"]["seed"]
+    bucket = service_env(seed)["SPARKIFY_TASK_LOG_BUCKET"]
+    assert "python -m devstack.task_logs" in seed["command"][-1] and "SPARKIFY_TASK_LOG_BUCKET" in seed["command"][-1]
+    for name, svc in airflow_services(compose).items():
+        env = service_env(svc)
+        assert env["AIRFLOW__LOGGING__REMOTE_LOGGING"] == "true", name
+        folder = env["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"]
+        assert folder == f"s3://{bucket}/task-logs", name
+        assert bucket != env["AIRFLOW_VAR_SPARKIFY_S3_BUCKET"], name
+        assert env["AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID"] == "aws_default", name
+        assert env["AIRFLOW__LOGGING__ENCRYPT_S3_LOGS"] == "true", name
+    worker_mounts = [volume.split(":")[1] for volume in compose["services"][WORKER]["volumes"]]
+    assert "/opt/airflow/logs" not in worker_mounts
