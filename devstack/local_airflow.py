@@ -208,8 +208,10 @@ class LocalAirflow:
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "devstack" / "airflow_settings"), str(ROOT),
                                                         os.environ.get("PYTHONPATH")])),
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-            # Task logs to the local S3 through aws_default (the stack's S3 server), as in production.
+            # Task logs to the local S3 (remote logging), through a connection of their own with the
+            # stack's S3 server and keys.
             **remote_logging_env(LOGS_BUCKET),
+            "AIRFLOW_CONN_" + LOGS_CONN_ID.upper(): connections["AIRFLOW_CONN_AWS_DEFAULT"],
             **self.extra_env,
         }
         return env

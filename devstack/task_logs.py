@@ -14,7 +14,9 @@ from __future__ import annotations
 
 LOGS_BUCKET = "sparkify-airflow-logs"
 LOGS_PREFIX = "task-logs"
-LOGS_CONN_ID = "aws_default"
+# Not aws_default: on AWS that connection carries the role only Redshift can assume (role_arn),
+# which an S3Hook would try to assume for the upload.
+LOGS_CONN_ID = "aws_task_logs"
 
 
 def remote_base(bucket: str = LOGS_BUCKET, prefix: str = LOGS_PREFIX) -> str:

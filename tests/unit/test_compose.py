@@ -430,6 +430,10 @@ def test_connections_point_at_the_local_services(compose, env_example):
         assert s3_port in services[s3_host]["command"]
         assert aws["extra"]["region"] == aws["extra"]["region_name"]
         assert not aws["extra"].get("role_arn"), "locally COPY must send the dummy keys"
+        # The task-log connection reaches the same S3 with the same keys, in its extra, and no role.
+        logs = conns["aws_task_logs"]
+        assert logs["extra"]["endpoint_url"] == aws["extra"]["endpoint_url"] and "role_arn" not in logs["extra"]
+        assert logs["extra"]["aws_secret_access_key"] == aws["extra"]["aws_secret_access_key"]
 
 
 def test_real_aws_example_yields_valid_connections(compose, env_example):
@@ -569,7 +573,8 @@ def test_task_logs_go_to_their_own_bucket_which_seed_creates(compose):
         folder = env["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"]
         assert folder == f"s3://{bucket}/task-logs", name
         assert bucket != env["AIRFLOW_VAR_SPARKIFY_S3_BUCKET"], name
-        assert env["AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID"] == "aws_default", name
+        assert env["AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID"] == "aws_task_logs", name
+        assert "AIRFLOW_CONN_AWS_TASK_LOGS" in env, name
         assert env["AIRFLOW__LOGGING__ENCRYPT_S3_LOGS"] == "true", name
     worker_mounts = [volume.split(":")[1] for volume in compose["services"][WORKER]["volumes"]]
     assert "/opt/airflow/logs" not in worker_mounts
