@@ -106,6 +106,7 @@ class LocalAirflow:
         self.parallelism = parallelism
         self.extra_env = dict(extra_env or {})
         self._jwt_secret: str | None = None
+        self._log_server_ports: tuple[int, int] | None = None
         self.endpoint: AirflowEndpoint | None = self._saved_endpoint()
 
     # -- files ------------------------------------------------------------------------------------
@@ -179,6 +180,10 @@ class LocalAirflow:
             raise RuntimeError("choose the port first: start()")
         if self._jwt_secret is None:
             self._jwt_secret = secrets.token_urlsafe(32)
+        if self._log_server_ports is None:
+            # The log servers of a running task (scheduler: LocalExecutor's, triggerer) on free ports:
+            # the fixed defaults (8793, 8794) clash with a second deployment on the same machine.
+            self._log_server_ports = (free_port(), free_port())
         username, _ = self.login
         # Variables live in the metastore (set by start(), editable in the UI); an AIRFLOW_VAR_* in
         # the environment would silently win over any edit.
@@ -211,6 +216,8 @@ class LocalAirflow:
             # Task logs to the local S3 (remote logging), through a connection of their own with the
             # stack's S3 server and keys.
             **remote_logging_env(LOGS_BUCKET),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self._log_server_ports[0]),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self._log_server_ports[1]),
             "AIRFLOW_CONN_" + LOGS_CONN_ID.upper(): connections["AIRFLOW_CONN_AWS_DEFAULT"],
             **self.extra_env,
         }
