@@ -578,3 +578,21 @@ def test_task_logs_go_to_their_own_bucket_which_seed_creates(compose):
         assert env["AIRFLOW__LOGGING__ENCRYPT_S3_LOGS"] == "true", name
     worker_mounts = [volume.split(":")[1] for volume in compose["services"][WORKER]["volumes"]]
     assert "/opt/airflow/logs" not in worker_mounts
+
+
+def test_alerts_connection_reaches_the_mail_sink(compose, env_example):
+    """The notifier's smtp connection points at the `mail` service's port, in plain SMTP (the
+    sink has no TLS), and the sink keeps its Maildir on a named volume."""
+    mail = compose["services"]["mail"]
+    assert "aiosmtpd.handlers.Mailbox" in mail["command"] and "-n" in mail["command"]
+    listen = mail["command"][mail["command"].index("-l") + 1]
+    assert "ports" not in mail, "the sink is for the Airflow containers only"
+    for env in ({}, env_example):
+        alerts = _connections(compose, env)["sparkify_alerts"]
+        assert alerts["conn_type"] == "smtp" and alerts["host"] == "mail"
+        assert listen == f"0.0.0.0:{alerts['port']}"
+        assert alerts["extra"]["disable_ssl"] is True and alerts["extra"]["disable_tls"] is True
+        assert alerts["extra"]["from_email"] and alerts["extra"]["to"]
+    maildir = mail["command"][-1]
+    assert f"mail-volume:{maildir}" in mail["volumes"]
+    assert compose["services"][WORKER]["depends_on"]["mail"] == {"condition": "service_healthy"}
