@@ -379,6 +379,28 @@ def test_a_finished_tasks_full_log_is_read_after_its_worker_is_removed(stack):
     stack.compose("up", "-d", "--no-deps", "airflow-worker", timeout=300)
 
 
+def test_a_message_sent_through_the_alerts_connection_arrives_in_the_mail_sink(stack):
+    """The smtp provider's hook, inside the worker, with the compose file's `sparkify_alerts`
+    connection: the `mail` service keeps the message as a file in its Maildir."""
+    worker = next(c for c in stack.containers("airflow-worker") if c["State"]["Running"])
+    subject = f"compose-test {time.time_ns()}"
+    stack.exec(worker["Id"], "python", "-c",
+               "import sys; from airflow.providers.smtp.hooks.smtp import SmtpHook\n"
+               "with SmtpHook(smtp_conn_id='sparkify_alerts') as hook:\n"
+               "    hook.send_email_smtp(to=hook.conn.extra_dejson['to'], subject=sys.argv[1], html_content='<pre>hi</pre>')",
+               subject)
+    mail = stack.containers("mail")[0]["Id"]
+    deadline = time.monotonic() + 30
+    while True:
+        found = stack.exec(mail, "grep", "-rlF", f"Subject: {subject}", "/home/devstack/mail/new", check=False)
+        if found.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert found.returncode == 0, stack.logs("mail", 30)
+    message = stack.exec(mail, "cat", found.stdout.split()[0]).stdout
+    assert "To: oncall@sparkify.local" in message and "From: airflow@sparkify.local" in message
+
+
 def test_redshift_and_s3_restarted_mid_backfill(stack, truth):
     """`restart redshift` while a warehouse task runs; later `restart s3` while a COPY stage runs,
     then the documented recovery for the in-memory local S3: `run --rm seed`."""
