@@ -387,7 +387,7 @@ def test_a_message_sent_through_the_alerts_connection_arrives_in_the_mail_sink(s
     stack.exec(worker["Id"], "python", "-c",
                "import sys; from airflow.providers.smtp.hooks.smtp import SmtpHook\n"
                "with SmtpHook(smtp_conn_id='sparkify_alerts') as hook:\n"
-               "    hook.send_email_smtp(to=hook.conn.extra_dejson['to'], subject=sys.argv[1], html_content='<pre>hi</pre>')",
+               "    hook.send_email_smtp(to=hook.smtp_connection.extra_dejson['to'], subject=sys.argv[1], html_content='<pre>hi</pre>')",
                subject)
     mail = stack.containers("mail")[0]["Id"]
     deadline = time.monotonic() + 30
