@@ -21,6 +21,7 @@ from rich.console import Console
 
 from devstack.local_airflow import LocalAirflow
 from devstack.stack import ROOT, Stack
+from devstack.task_logs import remote_base
 
 console = Console(stderr=True, soft_wrap=True)  # commands must stay copy-pasteable
 DAG_ID = "sparkify_etl"
@@ -70,7 +71,8 @@ def hints(airflow: LocalAirflow) -> str:
         "Backfill another window (the demo data also covers 2018-11-02) from another shell:\n"
         f"  AIRFLOW_HOME={home} .venv/bin/airflow backfill create --dag-id {DAG_ID} \\\n"
         "      --from-date 2018-11-02T00:00:00 --to-date 2018-11-02T23:00:00 --max-active-runs 1\n"
-        "Connections and variables for your own scripts: eval \"$(.venv/bin/python -m devstack env)\""
+        "Connections and variables for your own scripts: eval \"$(.venv/bin/python -m devstack env)\"\n"
+        f"Finished tasks' logs: {remote_base()}/ on the local S3 ({airflow.stack.s3.endpoint_url}); the UI reads them there"
     )
 
 
