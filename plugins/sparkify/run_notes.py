@@ -70,10 +70,14 @@ def published_text(result: Mapping[str, Any]) -> str:
 
 
 def reason_text(reason: str | None) -> str:
-    """A task's reason on one line: its lines joined by ``; `` (the gate's message lists one check per line)."""
+    """A task's reason on one line: its lines joined by ``; `` (the gate lists one failed check per line)."""
     if not reason:
         return "no reason recorded, see its log"
-    return "; ".join(line.strip() for line in reason.splitlines() if line.strip())
+    text = ""
+    for line in (part.strip() for part in reason.splitlines()):
+        if line:
+            text += ("" if not text else " " if text.endswith(":") else "; ") + line
+    return text
 
 
 def summary_line(
