@@ -35,6 +35,9 @@ PUBLISH_TASK = "publish"
 NOTE_LIMIT = 1000
 LINE_LIMIT = 400
 #: How a summary line starts: ``Hour 2018-11-01 13:00 UTC: ...``; lines of this form are ours.
+#: The mark :mod:`sparkify.reasons` puts before a reason, and the indent of a reason's detail lines.
+_KIND = re.compile(r"^(FAILED|SKIPPED): ")
+DETAIL_INDENT = 4
 _SUMMARY_LINE = re.compile(r"^Hour (\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC|\S+ \(run [^)]*\)): ")
 
 
@@ -70,13 +73,16 @@ def published_text(result: Mapping[str, Any]) -> str:
 
 
 def reason_text(reason: str | None) -> str:
-    """A task's reason on one line: its lines joined by ``; `` (the gate lists one failed check per line)."""
+    """A task's reason on one line, without its ``FAILED:``/``SKIPPED:`` mark: its lines joined by ``; ``,
+    bullets dropped, and deeper-indented detail lines (the gate's offending rows) left to the log."""
     if not reason:
         return "no reason recorded, see its log"
     text = ""
-    for line in (part.strip() for part in reason.splitlines()):
-        if line:
-            text += ("" if not text else " " if text.endswith(":") else "; ") + line
+    for raw in _KIND.sub("", reason, count=1).splitlines():
+        if len(raw) - len(raw.lstrip()) > DETAIL_INDENT or not raw.strip():
+            continue
+        line = raw.strip().removeprefix("- ")
+        text += ("" if not text else " " if text.endswith(":") else "; ") + line
     return text
 
 

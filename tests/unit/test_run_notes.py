@@ -69,13 +69,14 @@ def test_a_published_hour():
 
 
 def test_a_failed_gate_names_the_task_try_and_checks_on_one_line():
+    # the gate's message as DataQualityOperator builds it: a check line, then its offending rows
     reason = ("FAILED: 2 of 12 data quality checks failed:\n"
-              "  FAIL unique(audit_songplays.songplay_id): observed 2, expected 0\n"
-              "  FAIL not_null(audit_songplays.user_id): observed 1, expected 0")
+              "  - FAIL unique(audit_songplays.songplay_id): observed 2, expected 0\n"
+              "      ('2018-11-01 13:05:00', 7, 120, 3)\n"
+              "  - FAIL not_null(audit_songplays.user_id): observed 1, expected 0")
     line = summary_line(HOUR, "failed", None, Failure("run_quality_checks", 1, reason))
-    assert "\n" not in line
     assert line == ("Hour 2018-11-01 13:00 UTC: nothing published: run_quality_checks FAILED (try 1): "
-                    "FAILED: 2 of 12 data quality checks failed: "
+                    "2 of 12 data quality checks failed: "
                     "FAIL unique(audit_songplays.songplay_id): observed 2, expected 0; "
                     "FAIL not_null(audit_songplays.user_id): observed 1, expected 0")
 
@@ -88,7 +89,7 @@ def test_a_failure_after_publish_keeps_what_was_published():
 
 def test_a_skipped_publish_and_a_run_marked_failed():
     skipped = summary_line(HOUR, "success", None, skipped_reason="SKIPPED: nothing to do")
-    assert skipped == "Hour 2018-11-01 13:00 UTC: nothing published: publish skipped: SKIPPED: nothing to do"
+    assert skipped == "Hour 2018-11-01 13:00 UTC: nothing published: publish skipped: nothing to do"
     assert summary_line(HOUR, "failed", None).endswith("nothing published: the run was marked failed")
 
 
