@@ -92,6 +92,7 @@ def summary_line(
     published: Mapping[str, Any] | None,
     failure: Failure | None = None,
     skipped_reason: str | None = None,
+    why: str = "",
 ) -> str:
     """The run's one line: what the hour published, or why it published nothing.
 
@@ -100,6 +101,7 @@ def summary_line(
     :param published: ``publish``'s result, None when publish did not succeed in this run.
     :param failure: the task that failed the run (runs that failed).
     :param skipped_reason: the reason ``publish`` was skipped, when it was.
+    :param why: Airflow's word for the state change (``timed_out``, a manual mark's message, ...).
     """
     if state == "running":
         text = "rerunning; this line is rewritten when the run ends"
@@ -111,7 +113,7 @@ def summary_line(
         text = (f"nothing published: {failure.task_id} FAILED (try {failure.try_number}): "
                 f"{reason_text(failure.reason)}")
     elif state == "failed":
-        text = "nothing published: the run was marked failed"
+        text = f"nothing published: the run failed ({why or 'no task failed'})"
     else:
         text = f"nothing published: {PUBLISH_TASK} skipped: {reason_text(skipped_reason)}"
     line = f"Hour {hour}: {text}"
@@ -161,7 +163,7 @@ def _hour(dag_run, published: Mapping[str, Any] | None) -> str:
         return hour_label(None, dag_run.run_id)
 
 
-def run_summary(dag_run, session, state: str) -> str:
+def run_summary(dag_run, session, state: str, why: str = "") -> str:
     """The summary line of ``dag_run`` (an ORM ``DagRun`` in ``session``) in ``state``."""
     from airflow.utils.state import TaskInstanceState
 
@@ -177,10 +179,10 @@ def run_summary(dag_run, session, state: str) -> str:
         if failed:
             first = min(failed, key=lambda ti: (ti.end_date is None, ti.end_date or datetime.max, ti.task_id))
             failure = Failure(first.task_id, first.try_number, _xcom(session, dag_run, first.task_id, REASON_KEY))
-    return summary_line(_hour(dag_run, published), state, published, failure, skipped_reason)
+    return summary_line(_hour(dag_run, published), state, published, failure, skipped_reason, why)
 
 
-def write_note(dag_run, state: str) -> None:
+def write_note(dag_run, state: str, why: str = "") -> None:
     """Set ``dag_run``'s note to its summary (a no-op for other DAGs, or when the run has no session)."""
     from sqlalchemy.orm import object_session
 
@@ -192,7 +194,7 @@ def write_note(dag_run, state: str) -> None:
         return
     if state == "running" and not any(is_summary(line) for line in (dag_run.note or "").splitlines()):
         return  # a first start: nothing stale to replace, the summary comes when the run ends
-    dag_run.note = merged_note(dag_run.note, run_summary(dag_run, session, state))
+    dag_run.note = merged_note(dag_run.note, run_summary(dag_run, session, state, why))
 
 
 class RunNotesListener:
@@ -211,4 +213,4 @@ class RunNotesListener:
     @hookimpl
     def on_dag_run_failed(self, dag_run, msg: str) -> None:
         """A run failed: the failed task, its try and the first lines of its reason."""
-        write_note(dag_run, "failed")
+        write_note(dag_run, "failed", msg)

@@ -83,6 +83,7 @@ def test_a_published_hour_shows_its_counts(hour_14, airflow_stack):
     assert run["state"] == "success"
     assert hour_of(run) == AT_14 - timedelta(hours=1)
     assert run["note"] == expected_line(airflow_stack, run, hour_14["before"], hour_14["after"])
+    print(f"published run's note: {run['note']!r}")
     assert " 0 plays published" not in run["note"]  # the seeded hour has plays: the count is not vacuous
 
 
@@ -134,6 +135,7 @@ def test_a_failed_gate_names_the_task_its_try_and_the_check(api, airflow_stack, 
         s3.put_object(Bucket=airflow_stack.config.bucket, Key=DAY_KEY, Body="\n".join(lines).encode())
     gate = next(ti for ti in api.task_instances(DAG_ID, run_id) if ti["task_id"] == "run_quality_checks")
     assert run["state"] == "failed" and gate["state"] == "failed"
+    print(f"failed run's note: {run['note']!r}")
     line, _, rest = run["note"].partition("\n\n")
     assert re.match(rf"Hour {hour:%Y-%m-%d %H:%M} UTC: nothing published: run_quality_checks FAILED "
                     rf"\(try {gate['try_number']}\): \d+ of \d+ data quality checks failed: FAIL ", line), line

@@ -90,7 +90,8 @@ def test_a_failure_after_publish_keeps_what_was_published():
 def test_a_skipped_publish_and_a_run_marked_failed():
     skipped = summary_line(HOUR, "success", None, skipped_reason="SKIPPED: nothing to do")
     assert skipped == "Hour 2018-11-01 13:00 UTC: nothing published: publish skipped: nothing to do"
-    assert summary_line(HOUR, "failed", None).endswith("nothing published: the run was marked failed")
+    assert summary_line(HOUR, "failed", None, why="timed_out").endswith("nothing published: the run failed "
+                                                                         "(timed_out)")
 
 
 def test_a_rerun_replaces_the_old_counts():
