@@ -5,6 +5,7 @@ The servers themselves (``pg_server``, ``s3_server``, ``endpoint``) come from te
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 import redshift_connector
 
@@ -15,6 +16,13 @@ from tests.endpoint.endpoint_helpers import Bucket
 def bucket(s3_server) -> Bucket:
     """A new, empty bucket on the moto server (one per test: keys never collide)."""
     return Bucket(s3_server.endpoint_url)
+
+
+@pytest.fixture()
+def conn(endpoint):
+    """An autocommit psycopg connection through the endpoint (simple protocol for statements without parameters)."""
+    with psycopg.connect(endpoint.dsn(), autocommit=True, connect_timeout=10) as c:
+        yield c
 
 
 @pytest.fixture()

@@ -23,13 +23,6 @@ pytestmark = pytest.mark.integration
 TWELVE_BYTES = ["a" * 12, "é" * 6, "€" * 4, "😀" * 3]
 
 
-@pytest.fixture
-def conn(endpoint):
-    """A psycopg connection through the endpoint (autocommit, simple protocol without parameters)."""
-    with psycopg.connect(endpoint.dsn(), autocommit=True, connect_timeout=10) as c:
-        yield c
-
-
 def _load_errors(pg_server, table: str) -> list[tuple]:
     return rows(pg_server, "SELECT colname, err_code, trim(err_reason), raw_field_value FROM stl_load_errors "
                            f"WHERE tablename = '{table}' ORDER BY line_number")

@@ -9,20 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-import psycopg
 import pytest
 import redshift_connector
 
 pytestmark = pytest.mark.integration
 
 UTC = dt.UTC
-
-
-@pytest.fixture
-def conn(endpoint):
-    """A psycopg connection through the endpoint (simple protocol for statements without parameters)."""
-    with psycopg.connect(endpoint.dsn(), autocommit=True, connect_timeout=10) as c:
-        yield c
 
 
 def one(conn, sql):

@@ -18,13 +18,6 @@ from tests.endpoint.endpoint_helpers import unique
 from tests.endpoint.test_sql_compat import WINSALES
 
 
-@pytest.fixture
-def conn(endpoint):
-    """An autocommit psycopg connection through the endpoint."""
-    with psycopg.connect(endpoint.dsn(), autocommit=True, connect_timeout=10) as c:
-        yield c
-
-
 def rows(conn, sql):
     return conn.execute(sql).fetchall()
 

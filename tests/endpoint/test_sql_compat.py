@@ -21,13 +21,6 @@ from tests.endpoint.endpoint_helpers import pg, unique
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def conn(endpoint):
-    """A psycopg connection through the endpoint (simple protocol for statements without parameters)."""
-    with psycopg.connect(endpoint.dsn(), autocommit=True, connect_timeout=10) as c:
-        yield c
-
-
 def rows(conn, sql):
     return conn.execute(sql).fetchall()
 

@@ -23,13 +23,6 @@ WORDS = "'passwd7 plain A1234 a1234'"
 
 
 @pytest.fixture
-def conn(endpoint):
-    """A psycopg connection through the endpoint (simple protocol for statements without parameters)."""
-    with psycopg.connect(endpoint.dsn(), autocommit=True, connect_timeout=10) as c:
-        yield c
-
-
-@pytest.fixture
 def users(conn):
     """The USERS rows the REGEXP pages show (userid order)."""
     conn.execute("create temp table users (userid int, email varchar(100))")

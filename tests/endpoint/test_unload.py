@@ -19,12 +19,6 @@ SECRET = "sparkify-local-secret"   # the secret in CREDS: must never reach Postg
 
 
 @pytest.fixture
-def conn(endpoint):
-    with psycopg.connect(endpoint.dsn(), autocommit=True, connect_timeout=10) as c:
-        yield c
-
-
-@pytest.fixture
 def venue(conn):
     """The three VENUE rows the CSV and JSON examples show."""
     name = unique("venue")
