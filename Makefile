@@ -55,7 +55,7 @@ base-images: venv
 	@bash docker/base/build-images.sh
 
 compose-test: base-images
-	SPARKIFY_COMPOSE_TEST=1 $(VENV)/bin/pytest tests/compose -x -v --timeout 3600 --durations=0
+	SPARKIFY_COMPOSE_TEST=1 $(VENV)/bin/pytest tests/compose -x -v --timeout 5400 --durations=0
 
 # Regenerate the full lock from the pinned direct dependencies.
 lock:

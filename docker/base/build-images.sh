@@ -20,6 +20,7 @@ WORK=${SPARKIFY_DOCKER_WORK:-.devstack/docker}
 PIP=${PIP:-.venv/bin/pip}
 LABEL=org.sparkify.inputs
 LOCKS=(requirements.lock "$BASE/celery.lock")
+APT_LOCK_TIMEOUT=${SPARKIFY_APT_LOCK_TIMEOUT:-300}
 
 DEBIAN=sparkify-base/debian:bookworm
 POSTGRES=sparkify-base/postgres:15-bookworm
@@ -31,13 +32,29 @@ say() { printf '[base-images] %s\n' "$*" >&2; }
 # Hash of a parent hash (may be empty) and the contents of files, in order.
 key() { local parent=$1; shift; { echo "$parent"; cat "$@"; } | sha256sum | cut -c1-16; }
 have() { [ "$(docker image inspect -f "{{ index .Config.Labels \"$LABEL\" }}" "$1" 2>/dev/null)" = "$2" ]; }
+# Every image is made under a temporary tag and only gets its real tag once a shell runs in it:
+# a failed or empty build never carries the tag (and cache label) that later runs trust.
+staging() { echo "$1-building-$$"; }
+promote() {  # temporary-tag final-tag
+  if ! docker run --rm --entrypoint /bin/sh "$1" -c 'exit 0' >/dev/null; then
+    docker rmi -f "$1" >/dev/null 2>&1 || true
+    say "$2: the new image cannot run /bin/sh; not tagged (nothing cached)"
+    exit 1
+  fi
+  docker tag "$1" "$2" && docker rmi "$1" >/dev/null
+}
 
 build() {  # tag key dockerfile base-image
-  local tag=$1 k=$2 file=$3 parent=$4
+  local tag=$1 k=$2 file=$3 parent=$4 tmp
   if have "$tag" "$k"; then say "$tag up to date"; return; fi
   say "building $tag"
-  docker build -q --build-arg "BASE_IMAGE=$parent" --label "$LABEL=$k" -t "$tag" -f "$file" "$BASE" >/dev/null
+  tmp=$(staging "$tag")
+  docker build -q --build-arg "BASE_IMAGE=$parent" --label "$LABEL=$k" -t "$tmp" -f "$file" "$BASE" >/dev/null
+  promote "$tmp" "$tag"
 }
+
+# A fresh clone has no .devstack/ yet: everything below writes under $WORK.
+mkdir -p "$WORK"
 
 # 1. Debian root filesystem -------------------------------------------------------------------
 k_debian=$(key "" "$BASE/rootfs.sh")
@@ -45,14 +62,19 @@ if have "$DEBIAN" "$k_debian"; then
   say "$DEBIAN up to date"
 else
   if ! command -v mmdebstrap >/dev/null; then
-    say "installing mmdebstrap (apt-get)"
-    apt-get install -y -qq mmdebstrap >/dev/null 2>&1 \
-      || { apt-get update -qq && apt-get install -y -qq mmdebstrap >/dev/null; }
+    # Bounded wait when another apt/dpkg holds the lock (unattended-upgrades on a fresh VM).
+    lock=(-o "DPkg::Lock::Timeout=$APT_LOCK_TIMEOUT")
+    say "installing mmdebstrap (apt-get; waits up to ${APT_LOCK_TIMEOUT}s for the dpkg lock)"
+    apt-get "${lock[@]}" install -y -qq mmdebstrap >/dev/null 2>&1 \
+      || { apt-get "${lock[@]}" update -qq && apt-get "${lock[@]}" install -y -qq mmdebstrap >/dev/null; } \
+      || { say "could not install mmdebstrap (is another apt still running? see above)"; exit 1; }
   fi
-  say "building $DEBIAN with mmdebstrap"
-  bash "$BASE/rootfs.sh" 2>"$WORK.rootfs.log" | docker import \
+  say "building $DEBIAN with mmdebstrap (log: $WORK/rootfs.log)"
+  tmp=$(staging "$DEBIAN")
+  bash "$BASE/rootfs.sh" 2>"$WORK/rootfs.log" | docker import \
     --change "LABEL $LABEL=$k_debian" --change 'ENV LANG=C.UTF-8' --change 'CMD ["bash"]' \
-    - "$DEBIAN" >/dev/null || { tail -20 "$WORK.rootfs.log" >&2; exit 1; }
+    - "$tmp" >/dev/null || { tail -20 "$WORK/rootfs.log" >&2; docker rmi -f "$tmp" >/dev/null 2>&1; exit 1; }
+  promote "$tmp" "$DEBIAN"
 fi
 
 # 2. PostgreSQL and Redis ---------------------------------------------------------------------
@@ -64,7 +86,7 @@ build "$REDIS" "$(key "$k_debian" "$BASE/redis.Dockerfile")" "$BASE/redis.Docker
 # Not a Dockerfile: the classic builder has no RUN --mount, and COPYing the wheelhouse in would
 # leave ~150 MB of wheels in a layer. A container with the wheelhouse bind-mounted installs
 # them, then `docker commit` makes the image.
-k_python=$(key "$k_debian" "$0" "${LOCKS[@]}")
+k_python=$(key "$k_debian" "$BASE/python-venv.sh" "${LOCKS[@]}")
 if have "$PYTHON" "$k_python"; then
   say "$PYTHON up to date"
 else
@@ -82,14 +104,8 @@ else
   fi
   say "building $PYTHON (venv /usr/local/venv, offline install)"
   cid=$(docker create -v "$PWD/$wheels:/wheels:ro" -v "$PWD/requirements.lock:/locks/requirements.lock:ro" \
-    -v "$PWD/$BASE/celery.lock:/locks/celery.lock:ro" "$DEBIAN" bash -ec '
-      python3.11 -m venv /usr/local/venv
-      /usr/local/venv/bin/pip install -q --no-index --find-links /wheels uv==0.13.9
-      # --compile-bytecode: the venv is root-owned, so processes running as airflow (50000) could
-      # never write .pyc files and would recompile Airflow on every start (~40 s per CLI call).
-      /usr/local/venv/bin/uv pip install -q --no-cache --compile-bytecode --python /usr/local/venv/bin/python \
-        --no-index --find-links /wheels -r /locks/requirements.lock -r /locks/celery.lock
-      /usr/local/venv/bin/pip uninstall -q -y uv')
+    -v "$PWD/$BASE/celery.lock:/locks/celery.lock:ro" -v "$PWD/$BASE/python-venv.sh:/python-venv.sh:ro" \
+    "$DEBIAN" bash /python-venv.sh)
   trap 'docker rm -f "$cid" >/dev/null 2>&1 || true' EXIT
   docker start -a "$cid"
   # PIP_NO_INDEX: images built FROM this one resolve against what is installed, never PyPI.
@@ -98,9 +114,10 @@ else
     --change 'ENV VIRTUAL_ENV=/usr/local/venv' \
     --change 'ENV PATH=/usr/local/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV PIP_NO_INDEX=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1' \
-    --change 'CMD ["python3"]' "$cid" "$PYTHON" >/dev/null
+    --change 'CMD ["python3"]' "$cid" "$(staging "$PYTHON")" >/dev/null
   docker rm "$cid" >/dev/null
   trap - EXIT
+  promote "$(staging "$PYTHON")" "$PYTHON"
 fi
 
 # 4. Airflow ----------------------------------------------------------------------------------

@@ -3,13 +3,13 @@ the Airflow REST API, the warehouse through the `redshift` service, and diagnost
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import socket
 import subprocess
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,10 +19,22 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 DAG_ID = "sparkify_etl"
-WORKERS = 2
-HEALTHY_TIMEOUT = 900  # s, cold: includes building the two compose images on the stand-ins
-LOGIN = ("airflow", "airflow")  # the documented default (_AIRFLOW_WWW_USER_*)
+WORKERS = 2  # the compose file's own default (deploy.replicas), not a --scale
+BUILD_TIMEOUT = 2400  # s, cold: the two compose images on the stand-ins, on a loaded 2-core machine
+HEALTHY_TIMEOUT = 1500  # s from `up` until every service is healthy (load averages of 20 were seen)
 FIGURES: dict[str, object] = {}
+# What the stack's env file sets beside the free ports, as a user's .env would: each value differs
+# from the compose file's built-in default, so a value that did not take effect shows.
+SETTINGS = {
+    "AIRFLOW_UID": "1000",  # an arbitrary uid, as `id -u` gives on Linux: no passwd entry in the image
+    "_AIRFLOW_WWW_USER_PASSWORD": "compose-test-ui-password",
+    "LOCAL_REDSHIFT_PASSWORD": "compose-test-warehouse-password",
+    "REDSHIFT_PASSWORD": "compose-test-warehouse-password",
+    # Distinctive fake keys (the local S3 accepts any): no task log may contain either.
+    "SPARKIFY_AWS_ACCESS_KEY_ID": "AKIACOMPOSETESTKEYID7",
+    "SPARKIFY_AWS_SECRET_ACCESS_KEY": "compose-test-aws-secret-value",
+}
+LOGIN = ("airflow", SETTINGS["_AIRFLOW_WWW_USER_PASSWORD"])
 
 
 def compose_command() -> list[str]:
@@ -53,21 +65,32 @@ class ComposeStack:
     env: dict[str, str]
     ports: dict[str, int]
     command: list[str]
+    env_file: Path
     _token: str | None = field(default=None, repr=False)
 
     @classmethod
-    def create(cls) -> ComposeStack:
+    def create(cls, directory: Path) -> ComposeStack:
+        """The settings go into an env file written by the documented `docker/setup-env.sh
+        --local-images`, and only there: none of them is in the process environment."""
         ports = {name: free_port() for name in ("AIRFLOW_API_HOST_PORT", "REDSHIFT_HOST_PORT", "S3_HOST_PORT")}
-        env = {**os.environ, **read_env_file(ROOT / "docker" / "local-images.env"),
-               **{k: str(v) for k, v in ports.items()}}
-        # Alphanumeric: Compose v1 strips anything else from project names.
-        project = "sparkifyct" + uuid.uuid4().hex[:6]
+        env_file = directory / "stack.env"
+        settings = {**SETTINGS, **{k: str(v) for k, v in ports.items()}}
+        subprocess.run(["bash", str(ROOT / "docker" / "setup-env.sh"), "--local-images", "--env-file", str(env_file),
+                        *(f"{k}={v}" for k, v in settings.items())], check=True, capture_output=True)
+        written = read_env_file(env_file)
+        env = {k: v for k, v in os.environ.items() if k not in written}
+        # One name per checkout, so a rerun reuses its images' layer cache (the images are named
+        # after the project). Alphanumeric: Compose v1 strips anything else from project names.
+        project = "sparkifyct" + hashlib.sha1(str(ROOT).encode()).hexdigest()[:6]
         env["COMPOSE_PROJECT_NAME"] = project
-        return cls(project=project, env=env, ports=ports, command=compose_command())
+        return cls(project=project, env=env, ports=ports, command=compose_command(), env_file=env_file)
 
     # ------------------------------------------------------------------------------ compose
     def files(self) -> list[str]:
-        return ["-f", str(ROOT / "docker-compose.yaml"), "-f", str(HERE / "compose.test.yaml")]
+        # --env-file: the file is read exactly as .env would be (docker-compose v1 reads it instead
+        # of .env, so the checkout's own .env cannot leak in).
+        return ["--env-file", str(self.env_file),
+                "-f", str(ROOT / "docker-compose.yaml"), "-f", str(HERE / "compose.test.yaml")]
 
     def compose(self, *args: str, check: bool = True, timeout: float = 900, env: dict | None = None,
                 capture: bool = True) -> subprocess.CompletedProcess:
@@ -95,14 +118,22 @@ class ComposeStack:
         return result.stdout + result.stderr
 
     def up(self) -> None:
+        # The project name is stable per checkout: clear what an interrupted earlier run left.
+        self.down()
+        started = time.monotonic()
+        # Built first, on its own clock: a cold build on a busy machine takes many minutes.
+        result = self.compose("build", check=False, timeout=BUILD_TIMEOUT)
+        if result.returncode != 0:
+            raise AssertionError(f"compose build failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        FIGURES["compose build (s)"] = round(time.monotonic() - started, 1)
         started = time.monotonic()
         # -d returns once every dependency condition is met (airflow-init and seed completed);
         # the wait below then covers the services nothing depends on.
-        result = self.compose("up", "-d", "--build", "--scale", f"airflow-worker={WORKERS}",
-                              check=False, timeout=HEALTHY_TIMEOUT)
+        # No --scale: the worker count must come from the compose file itself.
+        result = self.compose("up", "-d", check=False, timeout=HEALTHY_TIMEOUT)
         if result.returncode != 0:
             raise AssertionError(f"compose up failed:\n{result.stderr[-4000:]}\n{self.diagnose()}")
-        FIGURES["compose up -d --build returned after (s)"] = round(time.monotonic() - started, 1)
+        FIGURES["compose up -d returned after (s)"] = round(time.monotonic() - started, 1)
         self.wait_healthy(HEALTHY_TIMEOUT - (time.monotonic() - started))
 
     def service_states(self) -> dict[str, str]:
@@ -196,12 +227,16 @@ class ComposeStack:
     def warehouse(self) -> psycopg.Connection:
         """A client session through the `redshift` service (our endpoint) on its published port."""
         return psycopg.connect(host="127.0.0.1", port=self.ports["REDSHIFT_HOST_PORT"], user="sparkify",
-                               password="sparkify-local-password", dbname="dev", sslmode="disable",
+                               password=SETTINGS["LOCAL_REDSHIFT_PASSWORD"], dbname="dev", sslmode="disable",
                                connect_timeout=10, autocommit=True)
 
     def rows(self, sql: str) -> list[tuple]:
         with self.warehouse() as conn:
             return conn.execute(sql).fetchall()
+
+    def exec(self, container_id: str, *command: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(["docker", "exec", container_id, *command], capture_output=True, text=True,
+                              check=check, timeout=120)
 
     def container_of_hostname(self, hostname: str) -> dict:
         for c in self.containers("airflow-worker"):

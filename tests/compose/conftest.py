@@ -2,8 +2,9 @@
 
 Collected only when SPARKIFY_COMPOSE_TEST=1 (set by `make compose-test`): `make test` runs
 `pytest tests` and must not start a dozen containers. One stack serves the whole module, in
-order: up and healthy -> UI/login -> clean backfill on two workers -> worker killed mid-task ->
-redshift and s3 restarted mid-backfill -> `down -v` leaves nothing.
+order: build, up and healthy -> images, uid, ports, warehouse rights -> UI/login -> clean backfill
+on two workers -> worker crashed mid-task -> no AWS key in any task log -> redshift and s3
+restarted mid-backfill -> `down -v` leaves nothing.
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def stack():
-    stack = ComposeStack.create()
+def stack(tmp_path_factory):
+    stack = ComposeStack.create(tmp_path_factory.mktemp("compose"))
     try:
         started = time.monotonic()
         stack.up()
-        FIGURES["compose up --build until every service healthy (s)"] = round(time.monotonic() - started, 1)
+        FIGURES["compose build + up until every service healthy (s)"] = round(time.monotonic() - started, 1)
         yield stack
     finally:
         stack.down()

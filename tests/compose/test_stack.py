@@ -1,22 +1,29 @@
 """docker-compose.yaml on a real Docker engine, end to end. Tests run in file order on
 one stack (conftest.py): each builds on the state the previous one left.
 
+The stack's settings come from an env file written by `docker/setup-env.sh --local-images`, as a
+user's .env (compose_stack.SETTINGS): uid 1000, a UI password, a warehouse password and AWS keys
+that all differ from the built-in defaults.
+
 Faults are injected while a task is *running* (seen through the REST API), so each one hits work
-in flight. Retries come from Airflow itself: compose.test.yaml only shortens the retry delay and
-the heartbeat timeout (airflow_config/airflow_local_settings.py; the DAG is unchanged).
+in flight. Retries come from Airflow itself: compose.test.yaml only shortens the retry delay
+(airflow_config/airflow_local_settings.py; the DAG is unchanged) and the queued timeout.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import socket
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import psycopg
 import pytest
-from compose_stack import DAG_ID, FIGURES, LOGIN, ROOT, WORKERS
+from compose_stack import DAG_ID, FIGURES, LOGIN, ROOT, SETTINGS, WORKERS
 
 from devstack.datagen.truth import expected_user_levels
 from sparkify.tables import PUBLISHED
@@ -30,6 +37,10 @@ CLEAN = ("2018-11-01T21", 6)  # crosses midnight
 WORKER_LOSS = ("2018-11-02T03", 2)
 RESTARTS = ("2018-11-02T05", 2)
 RUN_TIMEOUT = 900  # s per backfill
+AIRFLOW_SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
+                    "airflow-worker")
+PUBLISHED_PORTS = {"airflow-apiserver": "8080/tcp", "redshift": "5439/tcp", "s3": "5000/tcp"}
+RETRY_WITHIN = 90  # s from a worker's death to the scheduler retrying its task
 
 
 def hours(first: str, count: int) -> list[str]:
@@ -125,16 +136,72 @@ def test_images_come_from_the_local_stand_ins(stack):
     for service, base in (("postgres", "sparkify-base/postgres"), ("redis", "sparkify-base/redis"),
                           ("redshift-db", "sparkify-base/postgres")):
         assert stack.containers(service)[0]["Config"]["Image"].startswith(base)
-    history = subprocess.run(["docker", "image", "inspect", "-f", "{{ .Config.Labels }}", "sparkify/airflow:3.3.2"],
-                             capture_output=True, text=True, check=True).stdout
-    assert "org.sparkify.inputs" in history  # the label is inherited from sparkify-base/airflow
+    # The images built from docker/ are named after the project, not a tag shared by checkouts.
+    for service in ("airflow-scheduler", "redshift"):
+        image = stack.containers(service)[0]["Config"]["Image"]
+        assert image.startswith(stack.project), image
+    labels = subprocess.run(["docker", "image", "inspect", "-f", "{{ .Config.Labels }}",
+                             stack.containers("airflow-scheduler")[0]["Image"]],
+                            capture_output=True, text=True, check=True).stdout
+    assert "org.sparkify.inputs" in labels  # the label is inherited from sparkify-base/airflow
+
+
+def test_airflow_runs_as_the_env_files_uid_with_a_user_name(stack):
+    """AIRFLOW_UID=1000 has no passwd entry in the image: the entrypoint adds one (as upstream's
+    does), or the scheduler and dag-processor crash-loop with "has no username"."""
+    for service in AIRFLOW_SERVICES:
+        for container in stack.containers(service):
+            out = stack.exec(container["Id"], "sh", "-c", "id -u; id -g; whoami").stdout.split()
+            assert out == [SETTINGS["AIRFLOW_UID"], "0", "default"], (service, out)
+            assert container["RestartCount"] == 0, f"{service} restarted: {stack.logs(service, 30)}"
+    init = stack.logs("airflow-init", 200)
+    assert "AIRFLOW_UID not set" not in init and "airflow-init done" in init
+
+
+def test_airflow_init_refuses_to_run_airflow_as_root(stack):
+    result = stack.compose("run", "--rm", "--no-deps", "-T", "airflow-init", check=False, timeout=600,
+                           env={**stack.env, "AIRFLOW_UID": "0"})
+    assert result.returncode != 0
+    assert "AIRFLOW_UID=0 would run every Airflow service as root" in result.stdout + result.stderr
+    assert "airflow-init done" not in result.stdout
+
+
+def test_published_ports_bind_loopback_only(stack):
+    for service, port in PUBLISHED_PORTS.items():
+        bindings = stack.containers(service)[0]["HostConfig"]["PortBindings"][port]
+        assert [b["HostIp"] for b in bindings] == ["127.0.0.1"], (service, bindings)
+    # And nothing answers on the machine's other addresses.
+    addresses = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+    others = [a for a in addresses if ":" not in a and not a.startswith("127.")]
+    for address in others[:1]:
+        for name in ("AIRFLOW_API_HOST_PORT", "REDSHIFT_HOST_PORT", "S3_HOST_PORT"):
+            with pytest.raises(OSError):
+                socket.create_connection((address, stack.ports[name]), timeout=3).close()
+    FIGURES["ports refused on"] = others[:1]
+
+
+def test_warehouse_role_is_no_superuser(stack):
+    """Through the published endpoint, as the DAG's login: the role is not a superuser, so running
+    a program on the server or reading its files is refused by PostgreSQL's own privilege checks."""
+    assert stack.rows("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user") == [
+        (False, False)]
+    for statement in ("COPY (SELECT 1) TO PROGRAM 'id > /tmp/compose-test-pwned'",
+                      "SELECT pg_read_file('/etc/passwd')"):
+        with pytest.raises(psycopg.Error) as refused:
+            stack.rows(statement)
+        assert re.search(r"superuser|permission denied|pg_execute_server_program|pg_read_server_files",
+                         str(refused.value), re.I), str(refused.value)
+    db = stack.containers("redshift-db")[0]["Id"]
+    assert stack.exec(db, "test", "-e", "/tmp/compose-test-pwned", check=False).returncode == 1
 
 
 def test_ui_answers_and_documented_login_works(stack):
     page = httpx.get(stack.api_url + "/", timeout=30, follow_redirects=True)
     assert page.status_code == 200 and "<html" in page.text.lower()
+    # The env file's password works; the built-in default "airflow" no longer does.
     good = stack.token(*LOGIN)
     assert good.status_code in (200, 201) and good.json()["access_token"]
+    assert stack.token(LOGIN[0], "airflow").status_code == 401
     assert stack.token(LOGIN[0], "not-the-password").status_code == 401
     assert httpx.get(stack.api_url + "/api/v2/dags", timeout=30).status_code == 401  # no token, no data
 
@@ -154,8 +221,10 @@ def test_real_aws_settings_reach_the_containers_as_connections(stack):
         "out = {'bucket': os.environ['AIRFLOW_VAR_SPARKIFY_S3_BUCKET']}\n"
         "for cid in ('redshift_default', 'aws_default'):\n"
         "    c = Connection.from_json(os.environ['AIRFLOW_CONN_' + cid.upper()], conn_id=cid)\n"
+        "    extra = c.extra_dejson\n"
+        "    if 'aws_secret_access_key' in extra: extra['aws_secret_access_key'] = True\n"
         "    out[cid] = dict(conn_type=c.conn_type, host=c.host, port=c.port, login=c.login,\n"
-        "                    schema=c.schema, extra=c.extra_dejson, has_password=bool(c.password))\n"
+        "                    schema=c.schema, extra=extra, has_password=bool(c.password))\n"
         "print('CONNECTIONS ' + json.dumps(out))\n")
     result = stack.compose("run", "--rm", "--no-deps", "-T", "airflow-cli", "python", "-c", script,
                            env={**stack.env, **fake}, timeout=300)
@@ -166,9 +235,10 @@ def test_real_aws_settings_reach_the_containers_as_connections(stack):
         "conn_type": "redshift", "host": fake["REDSHIFT_HOST"], "port": 5439, "login": "awsuser",
         "schema": "prod", "extra": {"ssl": True}, "has_password": True}
     assert seen["aws_default"] == {
-        "conn_type": "aws", "host": None, "port": None, "login": "AKIAFAKEFAKEFAKE", "schema": None,
-        "extra": {"region": "us-west-2", "region_name": "us-west-2", "endpoint_url": None,
-                  "role_arn": fake["SPARKIFY_REDSHIFT_ROLE_ARN"]}, "has_password": True}
+        "conn_type": "aws", "host": None, "port": None, "login": None, "schema": None,
+        "extra": {"aws_access_key_id": "AKIAFAKEFAKEFAKE", "aws_secret_access_key": True,
+                  "region": "us-west-2", "region_name": "us-west-2", "endpoint_url": None,
+                  "role_arn": fake["SPARKIFY_REDSHIFT_ROLE_ARN"]}, "has_password": False}
     assert "fake-password" not in result.stdout and "fake-secret" not in result.stdout
 
 
@@ -195,7 +265,11 @@ def test_backfill_green_on_both_workers_and_warehouse_matches_truth(stack, truth
     assert_warehouse_matches(stack, truth, hours(*CLEAN))
 
 
-def test_worker_killed_mid_task_is_noticed_retried_and_run_ends_green(stack, truth):
+def test_worker_killed_mid_task_is_retried_within_90s_and_worker_comes_back(stack, truth):
+    """The worker's main process dies (SIGKILL, as the OOM killer would): the container exits, its
+    running task stops heartbeating and is failed after the compose file's heartbeat timeout, then
+    retried; `restart: always` brings the worker back (a crash, unlike `docker kill`, is no manual
+    stop), and the worker count returns to the file's own."""
     workers = worker_hostnames(stack)
     assert len(workers) == WORKERS
     fault: dict = {}
@@ -205,30 +279,68 @@ def test_worker_killed_mid_task_is_noticed_retried_and_run_ends_green(stack, tru
             for ti in running:
                 if ti["hostname"] in workers and ti["task_id"] in TASKS_TO_KILL:
                     container = stack.container_of_hostname(ti["hostname"])
-                    subprocess.run(["docker", "kill", container["Id"]], check=True, capture_output=True)
-                    fault.update(killed_at=time.monotonic(), ti=ti, container=container["Id"])
+                    # PID 1 is dumb-init; its child is the Celery worker's main process.
+                    stack.exec(container["Id"], "sh", "-c", "kill -KILL $(cat /proc/1/task/1/children)")
+                    fault.update(killed_at=time.monotonic(), ti=ti, container=container["Id"],
+                                 restarts=container["RestartCount"])
                     return
-        elif "noticed_at" not in fault:
-            ti = fault["ti"]
-            now = stack.api("GET", f"/dags/{DAG_ID}/dagRuns/{ti['dag_run_id']}/taskInstances/{ti['task_id']}")
-            if now["state"] != "running" or now["try_number"] != ti["try_number"]:
-                fault.update(noticed_at=time.monotonic(), noticed_state=now["state"])
+            return
+        ti = fault["ti"]
+        now = stack.api("GET", f"/dags/{DAG_ID}/dagRuns/{ti['dag_run_id']}/taskInstances/{ti['task_id']}")
+        if "noticed_at" not in fault and (now["state"] != "running" or now["try_number"] != ti["try_number"]):
+            fault.update(noticed_at=time.monotonic(), noticed_state=now["state"])
+        # A new try_number is the scheduler's decision to retry (the try is scheduled or queued);
+        # when it then runs depends on how busy the worker's machine is.
+        if "retry_at" not in fault and now["try_number"] > ti["try_number"]:
+            fault.update(retry_at=time.monotonic(), retry_state=now["state"])
+        if "running_at" not in fault and now["try_number"] > ti["try_number"] and now["state"] in ("running", "success"):
+            fault.update(running_at=time.monotonic(), retry_host=now["hostname"])
 
     runs, tis, elapsed = run_backfill(stack, WORKER_LOSS, on_tick)
     assert "killed_at" in fault, "no task was seen running on a worker: nothing was killed"
     ti = fault["ti"]
     final = next(t for t in tis if (t["dag_run_id"], t["task_id"]) == (ti["dag_run_id"], ti["task_id"]))
-    # The kill cost at least one try somewhere (the task it hit, or one the dead worker had
-    # already taken off the queue), and Airflow retried it: every run is green (run_backfill).
     retried = sorted((t["task_id"], t["try_number"], t["hostname"]) for t in tis if t["try_number"] > 1)
-    assert retried, "the killed worker's work was never retried"
     FIGURES["worker killed: hit task / its final try / ended on"] = (ti["task_id"], final["try_number"], final["hostname"])
+    FIGURES["worker killed: retried task instances"] = retried
+    FIGURES["worker killed: backfill of 2 runs (s)"] = round(elapsed, 1)
     if "noticed_at" in fault:
         FIGURES["worker killed: hit task left 'running' after (s)"] = round(fault["noticed_at"] - fault["killed_at"], 1)
         FIGURES["worker killed: hit task state then"] = fault["noticed_state"]
-    FIGURES["worker killed: retried task instances"] = retried
-    FIGURES["worker killed: backfill of 2 runs (s)"] = round(elapsed, 1)
+    assert final["try_number"] > ti["try_number"], "the killed task was never retried"
+    assert "retry_at" in fault, "the killed task's next try was never seen"
+    took = fault["retry_at"] - fault["killed_at"]
+    FIGURES["worker killed: next try scheduled after (s)"] = (round(took, 1), fault["retry_state"])
+    if "running_at" in fault:
+        FIGURES["worker killed: next try running after (s)"] = round(fault["running_at"] - fault["killed_at"], 1)
+    assert took < RETRY_WITHIN, f"the killed task was retried {took:.0f} s after the kill"
+
+    # The dead worker restarts by itself and is healthy again: back to the file's worker count.
+    deadline = time.monotonic() + 240
+    while True:
+        container = next(c for c in stack.containers("airflow-worker") if c["Id"] == fault["container"])
+        healthy = [c for c in stack.containers("airflow-worker") if c["State"].get("Health", {}).get("Status") == "healthy"]
+        if container["RestartCount"] > fault["restarts"] and len(healthy) == WORKERS:
+            break
+        assert time.monotonic() < deadline, f"the killed worker did not come back: {container['State']}"
+        time.sleep(3)
+    FIGURES["worker killed: container back and healthy after (s)"] = round(time.monotonic() - fault["killed_at"], 1)
     assert_warehouse_matches(stack, truth, hours(*CLEAN) + hours(*WORKER_LOSS))
+
+
+def test_no_aws_key_in_any_task_log(stack):
+    """The COPY statements carry the AWS keys (CREDENTIALS clause); the connection keeps them in
+    its extra, so the masker replaces the key id as well as the secret in every task log."""
+    api = stack.containers("airflow-apiserver")[0]["Id"]
+    listing = stack.exec(api, "find", "/opt/airflow/logs", "-name", "*.log", "-path", "*dag_id=*").stdout.split()
+    assert len(listing) > 50, f"expected the backfills' task logs, found {len(listing)}"
+    for secret in (SETTINGS["SPARKIFY_AWS_ACCESS_KEY_ID"], SETTINGS["SPARKIFY_AWS_SECRET_ACCESS_KEY"]):
+        found = stack.exec(api, "grep", "-rlF", secret, "/opt/airflow/logs", check=False)
+        assert found.returncode == 1, f"{secret[:6]}... found in {found.stdout[:500]}"
+    # The statement that would carry them is in the logs, masked: the search above had something to find.
+    masked = stack.exec(api, "grep", "-rlE", r"aws_access_key_id=\*\*\*", "/opt/airflow/logs", check=False).stdout.split()
+    FIGURES["task logs checked / with the masked COPY credentials"] = (len(listing), len(masked))
+    assert masked, "no task log shows the COPY's masked credentials: nothing proves the keys were there to hide"
 
 
 def test_redshift_and_s3_restarted_mid_backfill(stack, truth):

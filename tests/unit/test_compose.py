@@ -417,16 +417,20 @@ def test_connections_point_at_the_local_services(compose, env_example):
         endpoint = services[redshift["host"]]
         assert f"--port={redshift['port']}" in endpoint["command"], "conn port != endpoint port"
         assert redshift["login"] and redshift["password"] and redshift["schema"]
-        # The endpoint logs in to redshift-db as the conn's user: the conn must carry its credentials.
+        # The endpoint authenticates against redshift-db: the conn must carry the application
+        # role's credentials (docker/redshift-db-init creates it), never the superuser's.
         backend = service_env(services["redshift-db"])
         assert (redshift["login"], redshift["password"], redshift["schema"]) == tuple(
-            interpolate(backend[k], env) for k in ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"))
+            interpolate(backend[k], env) for k in ("SPARKIFY_APP_USER", "SPARKIFY_APP_PASSWORD", "SPARKIFY_APP_DB"))
+        assert redshift["login"] != interpolate(backend["POSTGRES_USER"], env)
         # ... and checks the client's login itself, as --admin-user with PGPASSWORD (never a flag).
         command = [interpolate(part, env) for part in endpoint["command"]]
         assert f"--admin-user={redshift['login']}" in command
         assert interpolate(service_env(endpoint)["PGPASSWORD"], env) == redshift["password"]
         assert not any(redshift["password"] in part for part in command)
-        assert aws["conn_type"] == "aws" and aws["login"] and aws["password"]
+        # The keys live in the extra (masked in task logs), not in login/password (printed in clear).
+        assert aws["conn_type"] == "aws" and "login" not in aws and "password" not in aws
+        assert aws["extra"]["aws_access_key_id"] and aws["extra"]["aws_secret_access_key"]
         s3_host, s3_port = re.fullmatch(r"http://([\w-]+):(\d+)", aws["extra"]["endpoint_url"]).groups()
         assert s3_port in services[s3_host]["command"]
         assert aws["extra"]["region"] == aws["extra"]["region_name"]
@@ -477,6 +481,62 @@ def test_interpolation_helper():
     assert interpolate("${X:-${A:-z}}", env) == "a"
     with pytest.raises(KeyError):
         interpolate("${B:?required}", env)
+
+
+def test_published_ports_bind_loopback_unless_asked(compose, env_example):
+    published = {name: svc["ports"] for name, svc in compose["services"].items() if svc.get("ports")}
+    assert {"airflow-apiserver", "redshift", "s3", "flower"} <= set(published)
+    for env in ({}, env_example):
+        for name, ports in published.items():
+            for port in ports:
+                assert interpolate(port, env).startswith("127.0.0.1:"), f"{name}: {port} binds beyond loopback"
+    # One variable publishes them all wider.
+    for ports in published.values():
+        assert all(interpolate(port, {"SPARKIFY_PUBLISH_ADDRESS": "0.0.0.0"}).startswith("0.0.0.0:") for port in ports)
+
+
+def test_built_images_are_named_by_compose_project(compose):
+    # A fixed `image:` tag would be shared (and overwritten) by every checkout on the engine.
+    for name, svc in compose["services"].items():
+        if svc.get("build"):
+            assert "image" not in svc, f"{name}: a built image with a global tag {svc['image']!r}"
+
+
+def test_worker_count_restart_and_lost_worker_timers(compose, env_example):
+    worker = compose["services"][WORKER]
+    for env in ({}, env_example):
+        assert int(interpolate(str(worker["deploy"]["replicas"]), env)) >= 2
+    assert worker["restart"] == "always"
+    env = service_env(worker)
+    # A dead worker's task is failed and retried after this: about a minute, not Airflow's 300 s.
+    assert int(interpolate(env["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"], {})) <= 60
+    assert int(interpolate(env["AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT"], {})) < 600
+
+
+def test_fernet_key_comes_from_the_config_volume(compose):
+    for name, svc in airflow_services(compose).items():
+        env = service_env(svc)
+        assert "AIRFLOW__CORE__FERNET_KEY" not in env, f"{name}: a literal Fernet key overrides the _CMD"
+        assert env["AIRFLOW__CORE__FERNET_KEY_CMD"] == "cat /opt/airflow/config/fernet.key"
+        assert "airflow-config:/opt/airflow/config" in svc["volumes"]
+    init = "\n".join(compose["services"]["airflow-init"]["command"])
+    assert "Fernet.generate_key()" in init and "fernet.key" in init
+
+
+def test_airflow_init_refuses_root_and_warns_like_upstream(compose):
+    init = "\n".join(compose["services"]["airflow-init"]["command"])
+    for needed in ('"${AIRFLOW_UID:-50000}" == 0', "exit 1", "AIRFLOW_UID not set", "Not enough memory",
+                   "Not enough CPUS", "Not enough Disk space"):
+        assert needed in init, needed
+
+
+def test_warehouse_role_is_created_without_superuser(compose):
+    db = compose["services"]["redshift-db"]
+    assert "./docker/redshift-db-init:/docker-entrypoint-initdb.d:ro" in db["volumes"]
+    script = (ROOT / "docker/redshift-db-init/10-app-role.sh").read_text()
+    assert re.search(r"CREATE ROLE :\"app_user\" LOGIN NOSUPERUSER .*NOCREATEROLE", script)
+    assert 'CREATE DATABASE :"app_db" OWNER :"app_user"' in script
+    assert service_env(db)["POSTGRES_USER"] == "postgres"
 
 
 def test_no_nested_variable_defaults():
