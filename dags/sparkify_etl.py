@@ -12,14 +12,23 @@ import pendulum
 from airflow.providers.amazon.aws.transfers.s3_to_redshift import S3ToRedshiftOperator
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, chain
+from airflow.sdk import (
+    DAG,
+    AsyncCallback,
+    CronDataIntervalTimetable,
+    DeadlineAlert,
+    Param,
+    chain,
+)
 
 from sparkify import assets
 from sparkify.announce import AnnounceCatalogOperator
 from sparkify.config import AWS_CONN_ID, REDSHIFT_CONN_ID, sql_dir
 from sparkify.failfast import RenderErrorsFailFast
 from sparkify.intervals import MACROS
+from sparkify.lateness import HourDue
 from sparkify.load import LoadDimensionOperator, LoadFactOperator
+from sparkify.notify import late_after, notify_late_hour, notify_task_failure
 from sparkify.publish import PublishOperator
 from sparkify.quality import DataQualityOperator
 from sparkify.staging import StagingCache
@@ -81,6 +90,8 @@ default_args = {
     "retry_policy": RenderErrorsFailFast(),
     "email_on_retry": False,
     "email_on_failure": False,
+    # One message when a task fails its LAST try (retries call on_retry_callback, which sends nothing).
+    "on_failure_callback": notify_task_failure,
 }
 
 
@@ -115,6 +126,18 @@ with DAG(
             "the removed plays are logged",
         ),
     },
+    # No DAG-level on_failure_callback: a failed task already sent its message, and Airflow 3.3.2's
+    # dag.test() crashes running one ("'SerializedDAG' object has no attribute 'on_failure_callback'").
+    # A run that fails without a failed task (deadlocked) is reported by the late-hour alert.
+    # Late hour (experimental in Airflow 3.3): not succeeded $SPARKIFY_LATE_AFTER_MINUTES (default 120)
+    # after it was due: its hour's end, or its creation for a backfill of old hours (not 2018)
+    # (docs/dag.md#late-hours-a-deadline-alert).
+    deadline=DeadlineAlert(
+        reference=HourDue(),
+        interval=late_after(),
+        callback=AsyncCallback(notify_late_hour),
+        name="late_hour",
+    ),
     doc_md=DOC_MD,
     tags=["sparkify", "redshift", "etl"],
 ) as dag:

@@ -145,6 +145,13 @@ def hints(airflow: LocalAirflow, days: list[date], queued: set[date]) -> str:
     )
 
 
+def notifications_hint(stack: Stack) -> str:
+    """Where the DAG's failure and late-hour notifications arrive locally."""
+    folder = stack.mail.folder.relative_to(ROOT) if stack.mail.folder.is_relative_to(ROOT) else stack.mail.folder
+    return (f"Notifications (a task's final failure, a late hour) arrive as .eml files in {folder}/ "
+            f"(SMTP sink on {stack.config.host}:{stack.config.mail_port}, connection sparkify_alerts)")
+
+
 class _Stop(Exception):
     pass
 
@@ -187,6 +194,7 @@ def cmd_airflow(args: argparse.Namespace) -> int:
         console.print(f"\n[bold]Airflow UI:[/] {airflow.base_url}  login: {username} / {password}"
                       f"  (healthy after {started:.0f} s)")
         console.print(f"{DAG_ID} is unpaused; {backfill}.")
+        console.print(notifications_hint(stack))
         console.print(hints(airflow, days, queued))
         console.print("Ctrl-C here (or `make down`) stops Airflow; the stack keeps running.")
         while True:

@@ -64,6 +64,8 @@ COMPONENTS = ("api-server", "dag-processor", "triggerer", "scheduler")
 HEALTH_PATH = "/api/v2/monitor/health"
 DEFAULT_PORT = 8080
 USERNAME = "admin"
+#: The DAG's notification connection (``sparkify.notify.ALERTS_CONN_ID``; devstack does not import plugins).
+ALERTS_CONN_ID = "sparkify_alerts"
 
 
 def airflow_bin() -> str:
@@ -318,6 +320,7 @@ base_url = {self.base_url}
                 started.append(name)
             self.wait_healthy(timeout)
             self.ensure_variables()
+            self.ensure_alerts_connection()
         except BaseException:
             for name in reversed(started):
                 stop_daemon(self.pid_file(name))
@@ -339,6 +342,22 @@ base_url = {self.base_url}
         finally:
             api.close()
         return created
+
+    def ensure_alerts_connection(self) -> bool:
+        """Create the notification connection ``sparkify_alerts`` (the stack's SMTP sink) in the metastore
+        unless it exists: like the Variables, it can then be edited or deleted in the UI (no connection:
+        nothing is sent, one log line says so). True when created."""
+        conn = self.stack.mail.airflow_connection()
+        api = self.api()
+        try:
+            if api.client.get(f"/connections/{ALERTS_CONN_ID}").status_code != 404:
+                return False
+            api.post("/connections", {"connection_id": ALERTS_CONN_ID, "conn_type": conn["conn_type"],
+                                      "host": conn["host"], "port": conn["port"],
+                                      "extra": json.dumps(conn["extra"])}).raise_for_status()
+            return True
+        finally:
+            api.close()
 
     def _touch_log(self, name: str) -> None:
         path = self.log_file(name)

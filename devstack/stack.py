@@ -1,4 +1,5 @@
-"""The local stack: PostgreSQL, the Redshift-compatible endpoint in front of it, and moto's S3.
+"""The local stack: PostgreSQL, the Redshift-compatible endpoint in front of it, moto's S3, and an SMTP
+sink that files the DAG's notifications (`devstack.mailsink`, messages in `.devstack/mail/`).
 
 State (ports, the generated password, pid files, logs, the PostgreSQL data directory) lives in
 `.devstack/` under the checkout, or in $SPARKIFY_DEVSTACK_DIR. Ports are picked free on first
@@ -17,6 +18,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from devstack.mailsink import MailSink
 from devstack.postgres import PostgresServer, untraversable_parent
 from devstack.processes import free_port, port_open, read_pid, start_daemon, stop_daemon
 from devstack.s3server import DUMMY_CREDENTIALS, S3Server
@@ -44,14 +46,22 @@ class StackConfig:
     dbname: str = "dev"
     # Password of the `airflow` role that owns the local Airflow's metadata database.
     airflow_db_password: str = ""
+    # Port of the SMTP sink (0 in a stack.json written before the sink existed: chosen on load).
+    mail_port: int = 0
 
     @classmethod
     def load_or_create(cls, directory: Path) -> StackConfig:
         path = directory / "stack.json"
         if path.exists():
             config = cls(**json.loads(path.read_text()))
+            changed = False
             if not config.airflow_db_password:  # a stack.json from before the local Airflow used PostgreSQL
                 config.airflow_db_password = secrets.token_urlsafe(18)
+                changed = True
+            if not config.mail_port:  # a stack.json from before the SMTP sink
+                config.mail_port = int(os.environ.get("SPARKIFY_MAIL_PORT") or free_port())
+                changed = True
+            if changed:
                 path.write_text(json.dumps(asdict(config), indent=2))
             return config
         directory.mkdir(parents=True, exist_ok=True)
@@ -60,6 +70,7 @@ class StackConfig:
             "pg_port": int(os.environ.get("SPARKIFY_PG_PORT") or free_port()),
             "endpoint_port": int(os.environ.get("SPARKIFY_ENDPOINT_PORT") or free_port()),
             "s3_port": int(os.environ.get("SPARKIFY_S3_PORT") or free_port()),
+            "mail_port": int(os.environ.get("SPARKIFY_MAIL_PORT") or free_port()),
         }
         config = cls(**ports, password=secrets.token_urlsafe(18), airflow_db_password=secrets.token_urlsafe(18))
         path.touch(mode=0o600)
@@ -68,7 +79,7 @@ class StackConfig:
 
 
 class Stack:
-    """Lifecycle of the three local servers."""
+    """Lifecycle of the local servers."""
 
     def __init__(self, directory: Path | None = None):
         self.dir = directory or state_dir()
@@ -78,6 +89,7 @@ class Stack:
             data_dir=pg_data_dir(self.dir), port=cfg.pg_port, password=cfg.password, user=cfg.user, dbname=cfg.dbname
         )
         self.s3 = S3Server(state_dir=self.dir, port=cfg.s3_port, host=cfg.host)
+        self.mail = MailSink(state_dir=self.dir, port=cfg.mail_port, host=cfg.host)
         self.endpoint_pid_file = self.dir / "endpoint.pid"
         self.endpoint_log = self.dir / "endpoint.log"
 
@@ -126,6 +138,7 @@ class Stack:
         self.ensure_bucket()
         if fresh_s3:
             self.restore_s3()
+        self.mail.start()
 
     # -- what the local S3 held -------------------------------------------------------------------
     @property
@@ -170,6 +183,8 @@ class Stack:
     def down(self) -> list[str]:
         """Stop what `up` started; returns the names of what was stopped."""
         stopped = []
+        if self.mail.stop():
+            stopped.append("mail")
         if stop_daemon(self.endpoint_pid_file):
             stopped.append("endpoint")
         if self.s3.stop():
@@ -187,6 +202,8 @@ class Stack:
                          "pid": read_pid(self.endpoint_pid_file), "log": str(self.endpoint_log)},
             "s3": {"running": self.s3.running(), "listen": self.s3.endpoint_url,
                    "pid": read_pid(self.s3.pid_file), "log": str(self.s3.log_file)},
+            "mail": {"running": self.mail.running(), "listen": f"smtp://{cfg.host}:{cfg.mail_port}",
+                     "pid": read_pid(self.mail.pid_file), "log": f"messages in {self.mail.folder}"},
         }
 
     def s3_client(self):
@@ -226,13 +243,20 @@ class Stack:
             "AIRFLOW_VAR_SPARKIFY_LOG_JSONPATH": "log_json_path.json",
         }
 
+    def alerts_env(self) -> dict[str, str]:
+        """The notification connection (``sparkify_alerts``) pointing at the SMTP sink. Kept out of
+        :meth:`airflow_env`: the local Airflow keeps it in its metastore, where the UI can edit or delete it."""
+        return {"AIRFLOW_CONN_SPARKIFY_ALERTS": json.dumps(self.mail.airflow_connection())}
+
     def psql_command(self) -> str:
         cfg = self.config
         return f"PGPASSWORD={shlex.quote(cfg.password)} psql -h {cfg.host} -p {cfg.endpoint_port} -U {cfg.user} -d {cfg.dbname}"
 
     def export_lines(self) -> list[str]:
-        lines = [f"export {key}={shlex.quote(value)}" for key, value in self.airflow_env().items()]
-        return [*lines, f"# psql through the Redshift endpoint:\n# {self.psql_command()}"]
+        exported = {**self.airflow_env(), **self.alerts_env()}
+        lines = [f"export {key}={shlex.quote(value)}" for key, value in exported.items()]
+        return [*lines, f"# notifications (sparkify_alerts) are filed in {self.mail.folder}",
+                f"# psql through the Redshift endpoint:\n# {self.psql_command()}"]
 
 
 def pg_data_dir(directory: Path) -> Path:
