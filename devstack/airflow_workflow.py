@@ -26,6 +26,7 @@ from rich.console import Console
 
 from devstack.local_airflow import LocalAirflow
 from devstack.stack import ROOT, Stack
+from devstack.task_logs import remote_base
 
 console = Console(stderr=True, soft_wrap=True)  # commands must stay copy-pasteable
 DAG_ID = "sparkify_etl"
@@ -141,7 +142,8 @@ def hints(airflow: LocalAirflow, days: list[date], queued: set[date]) -> str:
         f"The bucket holds event files for {day_ranges(days)}. Backfill a day from another shell "
         "(once no other backfill of the DAG runs):\n"
         f"  AIRFLOW_HOME={home} .venv/bin/airflow backfill create --dag-id {DAG_ID} \\\n"
-        f"      --from-date {day}T00:00:00 --to-date {day}T23:00:00\n" + env_line
+        f"      --from-date {day}T00:00:00 --to-date {day}T23:00:00\n" + env_line + "\n"
+        f"Finished tasks' logs: {remote_base()}/ on the local S3 ({airflow.stack.s3.endpoint_url}); the UI reads them there"
     )
 
 

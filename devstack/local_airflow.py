@@ -29,7 +29,9 @@ API (stable; used by ``tests/scheduler/conftest.py``)::
     airflow.stop()                # stop every component (process groups), wait until the port is free
 
 Component output goes to ``<home>/components/<name>.log`` (mode 0600); task logs to
-``<home>/logs``. Secrets travel in the environment only: the metadata DB password, the JWT
+``<home>/logs`` while a task runs, then to ``s3://sparkify-airflow-logs/task-logs/`` on the local S3
+(remote logging, `devstack.task_logs`; the bucket is created at start), from where the UI reads them.
+Secrets travel in the environment only: the metadata DB password, the JWT
 secret and the stack's connections are never written under ``<home>`` by us.
 """
 
@@ -59,6 +61,7 @@ from devstack.processes import (
     tail,
 )
 from devstack.stack import ROOT, Stack
+from devstack.task_logs import LOGS_BUCKET, LOGS_CONN_ID, ensure_logs_bucket, remote_base, remote_logging_env
 
 COMPONENTS = ("api-server", "dag-processor", "triggerer", "scheduler")
 HEALTH_PATH = "/api/v2/monitor/health"
@@ -105,6 +108,7 @@ class LocalAirflow:
         self.parallelism = parallelism
         self.extra_env = dict(extra_env or {})
         self._jwt_secret: str | None = None
+        self._log_server_ports: tuple[int, int] | None = None
         self.endpoint: AirflowEndpoint | None = self._saved_endpoint()
 
     # -- files ------------------------------------------------------------------------------------
@@ -178,6 +182,10 @@ class LocalAirflow:
             raise RuntimeError("choose the port first: start()")
         if self._jwt_secret is None:
             self._jwt_secret = secrets.token_urlsafe(32)
+        if self._log_server_ports is None:
+            # The log servers of a running task (scheduler: LocalExecutor's, triggerer) on free ports:
+            # the fixed defaults (8793, 8794) clash with a second deployment on the same machine.
+            self._log_server_ports = (free_port(), free_port())
         username, _ = self.login
         # Variables live in the metastore (set by start(), editable in the UI); an AIRFLOW_VAR_* in
         # the environment would silently win over any edit.
@@ -207,6 +215,12 @@ class LocalAirflow:
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "devstack" / "airflow_settings"), str(ROOT),
                                                         os.environ.get("PYTHONPATH")])),
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+            # Task logs to the local S3 (remote logging), through a connection of their own with the
+            # stack's S3 server and keys.
+            **remote_logging_env(LOGS_BUCKET),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self._log_server_ports[0]),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self._log_server_ports[1]),
+            "AIRFLOW_CONN_" + LOGS_CONN_ID.upper(): connections["AIRFLOW_CONN_AWS_DEFAULT"],
             **self.extra_env,
         }
         return env
@@ -239,6 +253,7 @@ class LocalAirflow:
         (self.run_dir / "api.json").write_text(json.dumps({"host": self.endpoint.host, "port": self.endpoint.port}))
         self.write_config()
         self.stack.postgres.ensure_role_database("airflow", self.stack.config.airflow_db_password, "airflow")
+        ensure_logs_bucket(self.stack.s3_client(), LOGS_BUCKET)
         self.migrate()
         return note
 
@@ -264,6 +279,12 @@ execution_api_server_url = {self.base_url}/execution/
 
 [database]
 sql_alchemy_conn_cmd = {uri_cmd}
+
+[logging]
+remote_logging = True
+remote_base_log_folder = {remote_base(LOGS_BUCKET)}
+remote_log_conn_id = {LOGS_CONN_ID}
+encrypt_s3_logs = True
 
 [api]
 host = {self.endpoint.host}

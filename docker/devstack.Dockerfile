@@ -27,3 +27,5 @@ COPY redshift_endpoint/ /app/redshift_endpoint/
 # Nothing here needs root; the seed job writes its generated files under /tmp.
 RUN useradd --create-home --uid 10001 devstack
 USER devstack
+# The notification sink's mail folder: a named volume mounted here starts with this owner.
+RUN mkdir -p /home/devstack/mail

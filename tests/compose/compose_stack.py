@@ -35,6 +35,7 @@ SETTINGS = {
     "SPARKIFY_AWS_SECRET_ACCESS_KEY": "compose-test-aws-secret-value",
 }
 LOGIN = ("airflow", SETTINGS["_AIRFLOW_WWW_USER_PASSWORD"])
+TASK_LOG_BUCKET = "sparkify-airflow-logs"  # the compose file's default
 
 
 def compose_command() -> list[str]:
@@ -222,6 +223,23 @@ class ComposeStack:
         runs = self.api("GET", f"/dags/{DAG_ID}/dagRuns", params={
             "logical_date_gte": first, "logical_date_lte": last, "limit": 100, "order_by": "logical_date"})
         return runs["dag_runs"]
+
+    # ------------------------------------------------------------------------------ local S3
+    def s3_client(self):
+        """A boto3 client for the `s3` service on its published port (moto accepts any key)."""
+        import boto3
+
+        return boto3.client("s3", endpoint_url=f"http://127.0.0.1:{self.ports['S3_HOST_PORT']}",
+                            aws_access_key_id=SETTINGS["SPARKIFY_AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=SETTINGS["SPARKIFY_AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
+
+    def task_log_objects(self) -> dict[str, str]:
+        """Every task-log object in the logs bucket: key -> text."""
+        s3, found = self.s3_client(), {}
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=TASK_LOG_BUCKET, Prefix="task-logs/"):
+            for item in page.get("Contents", []):
+                found[item["Key"]] = s3.get_object(Bucket=TASK_LOG_BUCKET, Key=item["Key"])["Body"].read().decode()
+        return found
 
     # ------------------------------------------------------------------------------ warehouse
     def warehouse(self) -> psycopg.Connection:

@@ -3,8 +3,9 @@
 Collected only when SPARKIFY_COMPOSE_TEST=1 (set by `make compose-test`): `make test` runs
 `pytest tests` and must not start a dozen containers. One stack serves the whole module, in
 order: build, up and healthy -> images, uid, ports, warehouse rights -> UI/login -> clean backfill
-on two workers -> worker crashed mid-task -> no AWS key in any task log -> redshift and s3
-restarted mid-backfill -> `down -v` leaves nothing.
+on two workers -> worker crashed mid-task -> no AWS key in any task log (the logs bucket), log
+objects private and encrypted -> a finished task's log read after its worker is removed -> redshift
+and s3 restarted mid-backfill -> `down -v` leaves nothing.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import psycopg
 import pytest
-from compose_stack import DAG_ID, FIGURES, LOGIN, ROOT, SETTINGS, WORKERS
+from compose_stack import DAG_ID, FIGURES, LOGIN, ROOT, SETTINGS, TASK_LOG_BUCKET, WORKERS
 
 from devstack.datagen.truth import expected_user_levels
 from sparkify.tables import PUBLISHED
@@ -330,17 +330,91 @@ def test_worker_killed_mid_task_is_retried_within_90s_and_worker_comes_back(stac
 
 def test_no_aws_key_in_any_task_log(stack):
     """The COPY statements carry the AWS keys (CREDENTIALS clause); the connection keeps them in
-    its extra, so the masker replaces the key id as well as the secret in every task log."""
-    api = stack.containers("airflow-apiserver")[0]["Id"]
-    listing = stack.exec(api, "find", "/opt/airflow/logs", "-name", "*.log", "-path", "*dag_id=*").stdout.split()
-    assert len(listing) > 50, f"expected the backfills' task logs, found {len(listing)}"
-    for secret in (SETTINGS["SPARKIFY_AWS_ACCESS_KEY_ID"], SETTINGS["SPARKIFY_AWS_SECRET_ACCESS_KEY"]):
-        found = stack.exec(api, "grep", "-rlF", secret, "/opt/airflow/logs", check=False)
-        assert found.returncode == 1, f"{secret[:6]}... found in {found.stdout[:500]}"
+    its extra, so the masker replaces the key id as well as the secret in every task log, as
+    uploaded to the logs bucket (remote logging) and as left on any worker."""
+    objects = stack.task_log_objects()
+    assert len(objects) > 50, f"expected the backfills' task logs in the logs bucket, found {len(objects)}"
+    secrets = (SETTINGS["SPARKIFY_AWS_ACCESS_KEY_ID"], SETTINGS["SPARKIFY_AWS_SECRET_ACCESS_KEY"])
+    leaked = [key for key, text in objects.items() if any(secret in text for secret in secrets)]
+    assert leaked == []
+    for worker in stack.containers("airflow-worker"):
+        if worker["State"]["Running"]:
+            for secret in secrets:
+                found = stack.exec(worker["Id"], "grep", "-rlF", secret, "/opt/airflow/logs", check=False)
+                assert found.returncode == 1, f"{secret[:6]}... found in {found.stdout[:500]}"
     # The statement that would carry them is in the logs, masked: the search above had something to find.
-    masked = stack.exec(api, "grep", "-rlE", r"aws_access_key_id=\*\*\*", "/opt/airflow/logs", check=False).stdout.split()
-    FIGURES["task logs checked / with the masked COPY credentials"] = (len(listing), len(masked))
+    masked = [key for key, text in objects.items() if "aws_access_key_id=***;aws_secret_access_key=***" in text]
+    FIGURES["task-log objects checked / with the masked COPY credentials"] = (len(objects), len(masked))
     assert masked, "no task log shows the COPY's masked credentials: nothing proves the keys were there to hide"
+
+
+def test_log_objects_are_private_and_encrypted(stack):
+    s3 = stack.s3_client()
+    block = s3.get_public_access_block(Bucket=TASK_LOG_BUCKET)["PublicAccessBlockConfiguration"]
+    assert all(block.values()) and len(block) == 4, block
+    keys = sorted(stack.task_log_objects())[:20]
+    assert keys
+    for key in keys:
+        assert s3.head_object(Bucket=TASK_LOG_BUCKET, Key=key).get("ServerSideEncryption") == "AES256", key
+        grantees = [grant["Grantee"] for grant in s3.get_object_acl(Bucket=TASK_LOG_BUCKET, Key=key)["Grants"]]
+        assert all(grantee.get("Type") == "CanonicalUser" for grantee in grantees), (key, grantees)
+
+
+def test_a_finished_tasks_full_log_is_read_after_its_worker_is_removed(stack):
+    """A worker keeps task logs on its own disk (no shared volume); when a task ends its log goes to
+    the logs bucket. Remove the worker that ran a finished task, container and disk, and read the
+    task's log through the REST API: every record of the uploaded file is there, in order."""
+    # Before the `s3` restart below: moto keeps objects in memory, so a restart loses every log object.
+    # A stage_events that copied (later hours of a staged day are skipped: the staging cache).
+    runs = stack.backfill_runs(iso(CLEAN[0]), iso(hours(*CLEAN)[-1]))
+    ti = next(t for t in stack.task_instances([r["dag_run_id"] for r in runs])
+              if t["task_id"] == "stage_events" and t["state"] == "success")
+    run = next(r for r in runs if r["dag_run_id"] == ti["dag_run_id"])
+    worker = stack.container_of_hostname(ti["hostname"])
+    objects = stack.task_log_objects()
+    key = next(k for k in objects if f"run_id={run['dag_run_id']}/task_id=stage_events/" in k
+               and k.endswith(f"attempt={ti['try_number']}.log"))
+    uploaded = [json.loads(line)["event"] for line in objects[key].splitlines() if line.strip()]
+    assert len(uploaded) > 5 and any("COPY public.staging_events" in event for event in uploaded)
+
+    subprocess.run(["docker", "rm", "--force", worker["Id"]], check=True, capture_output=True, timeout=120)
+    assert ti["hostname"] not in worker_hostnames(stack)
+    response = httpx.get(
+        f"{stack.api_url}/api/v2/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}/taskInstances/stage_events/logs/"
+        f"{ti['try_number']}", params={"full_content": True}, timeout=120,
+        headers={"Accept": "application/json", "Authorization": f"Bearer {stack.token().json()['access_token']}"})
+    response.raise_for_status()
+    read = [record.get("event", "") if isinstance(record, dict) else str(record)
+            for record in response.json()["content"]]
+    position = 0
+    for event in uploaded:
+        position = next((i for i in range(position, len(read)) if event.splitlines()[0] in read[i]), None)
+        assert position is not None, f"missing from the log read through the API: {event[:200]!r}"
+    FIGURES["log of a removed worker's task: records uploaded / read through the API"] = (len(uploaded), len(read))
+    # Back to the file's worker count for the tests that follow (the other worker is untouched).
+    stack.compose("up", "-d", "--no-deps", "airflow-worker", timeout=300)
+
+
+def test_a_message_sent_through_the_alerts_connection_arrives_in_the_mail_sink(stack):
+    """The smtp provider's hook, inside the worker, with the compose file's `sparkify_alerts`
+    connection: the `mail` service keeps the message as a file in its Maildir."""
+    worker = next(c for c in stack.containers("airflow-worker") if c["State"]["Running"])
+    subject = f"compose-test {time.time_ns()}"
+    stack.exec(worker["Id"], "python", "-c",
+               "import sys; from airflow.providers.smtp.hooks.smtp import SmtpHook\n"
+               "with SmtpHook(smtp_conn_id='sparkify_alerts') as hook:\n"
+               "    hook.send_email_smtp(to=hook.smtp_connection.extra_dejson['to'], subject=sys.argv[1], html_content='<pre>hi</pre>')",
+               subject)
+    mail = stack.containers("mail")[0]["Id"]
+    deadline = time.monotonic() + 30
+    while True:
+        found = stack.exec(mail, "grep", "-rlF", f"Subject: {subject}", "/home/devstack/mail/new", check=False)
+        if found.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert found.returncode == 0, stack.logs("mail", 30)
+    message = stack.exec(mail, "cat", found.stdout.split()[0]).stdout
+    assert "To: oncall@sparkify.local" in message and "From: airflow@sparkify.local" in message
 
 
 def test_redshift_and_s3_restarted_mid_backfill(stack, truth):

@@ -435,6 +435,10 @@ def test_connections_point_at_the_local_services(compose, env_example):
         assert s3_port in services[s3_host]["command"]
         assert aws["extra"]["region"] == aws["extra"]["region_name"]
         assert not aws["extra"].get("role_arn"), "locally COPY must send the dummy keys"
+        # The task-log connection reaches the same S3 with the same keys, in its extra, and no role.
+        logs = conns["aws_task_logs"]
+        assert logs["extra"]["endpoint_url"] == aws["extra"]["endpoint_url"] and "role_arn" not in logs["extra"]
+        assert logs["extra"]["aws_secret_access_key"] == aws["extra"]["aws_secret_access_key"]
 
 
 def test_real_aws_example_yields_valid_connections(compose, env_example):
@@ -560,3 +564,40 @@ def test_local_images_env_maps_compose_variables_to_built_stand_ins(compose):
     assert not [line for path in (ROOT / "docker").rglob("*Dockerfile")
                 for line in path.read_text().splitlines() if line.startswith("# syntax=")], \
         "a `# syntax=` line makes the build pull its frontend from a registry"
+
+
+def test_task_logs_go_to_their_own_bucket_which_seed_creates(compose):
+    """Remote logging in every Airflow service, into the bucket `seed` creates on the local S3 (not
+    the data bucket); workers keep their logs to themselves (no shared log volume)."""
+    seed = compose["services"]["seed"]
+    bucket = service_env(seed)["SPARKIFY_TASK_LOG_BUCKET"]
+    assert "python -m devstack.task_logs" in seed["command"][-1] and "SPARKIFY_TASK_LOG_BUCKET" in seed["command"][-1]
+    for name, svc in airflow_services(compose).items():
+        env = service_env(svc)
+        assert env["AIRFLOW__LOGGING__REMOTE_LOGGING"] == "true", name
+        folder = env["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"]
+        assert folder == f"s3://{bucket}/task-logs", name
+        assert bucket != env["AIRFLOW_VAR_SPARKIFY_S3_BUCKET"], name
+        assert env["AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID"] == "aws_task_logs", name
+        assert "AIRFLOW_CONN_AWS_TASK_LOGS" in env, name
+        assert env["AIRFLOW__LOGGING__ENCRYPT_S3_LOGS"] == "true", name
+    worker_mounts = [volume.split(":")[1] for volume in compose["services"][WORKER]["volumes"]]
+    assert "/opt/airflow/logs" not in worker_mounts
+
+
+def test_alerts_connection_reaches_the_mail_sink(compose, env_example):
+    """The notifier's smtp connection points at the `mail` service's port, in plain SMTP (the
+    sink has no TLS), and the sink keeps its Maildir on a named volume."""
+    mail = compose["services"]["mail"]
+    assert "aiosmtpd.handlers.Mailbox" in mail["command"] and "-n" in mail["command"]
+    listen = mail["command"][mail["command"].index("-l") + 1]
+    assert "ports" not in mail, "the sink is for the Airflow containers only"
+    for env in ({}, env_example):
+        alerts = _connections(compose, env)["sparkify_alerts"]
+        assert alerts["conn_type"] == "smtp" and alerts["host"] == "mail"
+        assert listen == f"0.0.0.0:{alerts['port']}"
+        assert alerts["extra"]["disable_ssl"] is True and alerts["extra"]["disable_tls"] is True
+        assert alerts["extra"]["from_email"] and alerts["extra"]["to"]
+    maildir = mail["command"][-1]
+    assert f"mail-volume:{maildir}" in mail["volumes"]
+    assert compose["services"][WORKER]["depends_on"]["mail"] == {"condition": "service_healthy"}
