@@ -16,6 +16,7 @@ A failure anywhere rolls everything back: the published tables are left as they 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 LOCK_TABLE = "publish_log"
+# "INSERT INTO songplays ...", "DELETE FROM users USING ...": the verb and the (possibly quoted) target.
+_WRITE = re.compile(r'^\s*(INSERT\s+INTO|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
 
 
 def split_statements(sql: str) -> list[str]:
@@ -43,6 +46,36 @@ def split_statements(sql: str) -> list[str]:
         if body:
             statements.append(body)
     return statements
+
+
+def rows_written(statements: Sequence[str], counts: Sequence[int | None]) -> dict[str, int | None]:
+    """Rows affected per ``"<verb> <table>"`` (``"insert songplays"``, ``"delete users"``), summed by key."""
+    written: dict[str, int | None] = {}
+    for statement, count in zip(statements, counts, strict=False):
+        match = _WRITE.match(statement)
+        if not match:
+            continue
+        key = f"{match.group(1).split()[0].lower()} {match.group(2).lower()}"
+        previous = written.get(key, 0)
+        written[key] = None if count is None or previous is None else previous + count
+    return written
+
+
+def publish_summary(statements: Sequence[str], counts: Sequence[int | None], *, catalog: bool) -> dict[str, Any]:
+    """What the publish did, named: plays published, users written (and how many were new), the catalog.
+
+    ``users`` is "newer wins" (``sql/publish/hour.sql``): a user with a newer event is deleted and inserted
+    again, a user not yet published is inserted, so rows inserted = users updated, of which
+    inserted - deleted are new. None where the driver gave no row count.
+    """
+    written = rows_written(statements, counts)
+    users, replaced = written.get("insert users"), written.get("delete users")
+    return {
+        "plays": written.get("insert songplays"),
+        "users": users,
+        "new_users": None if users is None or replaced is None else users - replaced,
+        "catalog": catalog,
+    }
 
 
 class PublishOperator(TransactionalSQLOperator):
@@ -115,5 +148,11 @@ class PublishOperator(TransactionalSQLOperator):
             " and the restaged catalog" if with_catalog else "; catalog unchanged, songs/artists untouched",
         )
         run_id = str(getattr(context.get("dag_run"), "run_id", "") or "")
-        counts = self.run_in_transaction(self.build_statements(run_id, with_catalog))
-        return {"statements": len(counts), "rows": [c for c in counts if c is not None], "catalog": with_catalog}
+        statements = self.build_statements(run_id, with_catalog)
+        counts = self.run_in_transaction(statements)
+        return {
+            "statements": len(counts),
+            "rows": [c for c in counts if c is not None],
+            "interval": [self.interval_start, self.interval_end],
+            **publish_summary(statements, counts, catalog=with_catalog),
+        }

@@ -10,6 +10,9 @@ the ``::group::Post Execute`` it opens after any exception. Collapsed, the log p
 ``pre_execute`` hook), log one line ``SKIPPED: <reason>`` / ``FAILED: <reason>`` at the top level and
 raise the matching exception. The UI's log view keeps a stack of open groups; an ``::endgroup::`` with
 none open is ignored, and the runner's later ``::endgroup::`` closes its own Post Execute group.
+
+The line is also kept as the task's XCom ``reason`` (:data:`REASON_KEY`), so the run's one-line summary
+(:mod:`sparkify.run_notes`) can say why a run did nothing without anyone opening a log.
 """
 
 from __future__ import annotations
@@ -21,6 +24,19 @@ log = logging.getLogger(__name__)
 
 #: The marker the task runner and the UI use to close a log group.
 END_GROUP = "::endgroup::"
+#: The XCom key holding the task's last announced reason, ``"<KIND>: <reason>"``.
+REASON_KEY = "reason"
+
+
+def keep_reason(line: str) -> None:
+    """Store ``line`` as the running task's XCom :data:`REASON_KEY`; a no-op outside a task."""
+    from airflow.sdk import get_current_context
+
+    try:
+        ti = get_current_context()["ti"]
+    except Exception:  # not inside a running task (unit tests, dag parsing): nothing to keep it on
+        return
+    ti.xcom_push(key=REASON_KEY, value=line)
 
 
 def announce(kind: str, reason: str, *, close_group: bool) -> None:
@@ -28,6 +44,7 @@ def announce(kind: str, reason: str, *, close_group: bool) -> None:
     if close_group:
         log.info(END_GROUP)
     log.info("%s: %s", kind, reason)
+    keep_reason(f"{kind}: {reason}")
 
 
 def skip(reason: str, *, close_group: bool = True) -> NoReturn:

@@ -1,5 +1,5 @@
-"""Browser smoke test of the local Airflow: log in, see the DAG, trigger a run from the UI, read
-the fact load's log, and find no secret on the page. Headless Debian chromium via playwright."""
+"""Browser smoke test of the local Airflow: log in, see the DAG, trigger a run from the UI, see the run's
+one-line summary on its page, read the fact load's log, and find no secret on the page. Headless Debian chromium via playwright."""
 
 from __future__ import annotations
 
@@ -67,8 +67,14 @@ def test_trigger_from_the_ui_and_read_the_fact_log(ui, local_airflow, airflow_st
     assert final["state"] == "success", api.task_instances(DAG_ID, run_id)
 
     run_page = ui.open(f"/dags/{DAG_ID}/runs/{run_id}", wait_for="Success")
+    # the run's one-line summary (its note, written when the run ended) shows on the run's page
+    summary = api.run(DAG_ID, run_id)["note"]
+    assert summary and re.match(r"Hour \d{4}-\d{2}-\d{2} \d{2}:00 UTC: \d+ plays published, ", summary), summary
+    ui.page.get_by_text("plays published").first.wait_for()
+    run_page = ui.page.inner_text("body")
     ui.shot("04-run")
     assert run_id in run_page and "Success" in run_page
+    assert summary in run_page
 
     log = ui.task_log_text(DAG_ID, run_id, "load_songplays_fact")
     ui.shot("05-load_songplays_fact-log")
