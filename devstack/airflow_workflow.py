@@ -142,9 +142,13 @@ def hints(airflow: LocalAirflow, days: list[date], queued: set[date]) -> str:
         f"The bucket holds event files for {day_ranges(days)}. Backfill a day from another shell "
         "(once no other backfill of the DAG runs):\n"
         f"  AIRFLOW_HOME={home} .venv/bin/airflow backfill create --dag-id {DAG_ID} \\\n"
-        f"      --from-date {day}T00:00:00 --to-date {day}T23:00:00\n" + env_line + "\n"
-        f"Finished tasks' logs: {remote_base()}/ on the local S3 ({airflow.stack.s3.endpoint_url}); the UI reads them there"
+        f"      --from-date {day}T00:00:00 --to-date {day}T23:00:00\n" + env_line
     )
+
+
+def task_logs_hint(stack: Stack) -> str:
+    """Where finished tasks' logs go (remote logging to the local S3)."""
+    return f"Finished tasks' logs: {remote_base()}/ on the local S3 ({stack.s3.endpoint_url}); the UI reads them there"
 
 
 def notifications_hint(stack: Stack) -> str:
@@ -197,6 +201,7 @@ def cmd_airflow(args: argparse.Namespace) -> int:
                       f"  (healthy after {started:.0f} s)")
         console.print(f"{DAG_ID} is unpaused; {backfill}.")
         console.print(notifications_hint(stack))
+        console.print(task_logs_hint(stack))
         console.print(hints(airflow, days, queued))
         console.print("Ctrl-C here (or `make down`) stops Airflow; the stack keeps running.")
         while True:
