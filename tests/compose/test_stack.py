@@ -127,7 +127,7 @@ def test_every_service_healthy_or_completed(stack):
     assert services.pop("seed") == ["completed"]
     assert services.pop("airflow-worker") == ["healthy"] * WORKERS
     assert set(services) == {"postgres", "redis", "airflow-apiserver", "airflow-scheduler",
-                             "airflow-dag-processor", "airflow-triggerer", "s3", "redshift-db", "redshift"}
+                             "airflow-dag-processor", "airflow-triggerer", "s3", "redshift-db", "redshift", "mail"}
     assert all(s == ["healthy"] for s in services.values()), services
 
 
