@@ -3,8 +3,8 @@ matches what the warehouse received: plays published in the hour, users rows cha
 clear the run says it is rerunning, then gets a fresh line that keeps a user's own note; a failed gate
 names the task, its try and the failed check.
 
-Runs are triggered one at a time (logical dates 14:00 and 15:00 of the seeded day: a manual run covers
-the hour before its logical date) and the `users` table is snapshotted around each, so the expected counts
+Runs are triggered one at a time (logical dates 09:00 and 10:00 of the seeded day, which no other module of
+the shared Airflow uses; a manual run covers the hour before its logical date) and the `users` table is snapshotted around each, so the expected counts
 come from the warehouse, not from the code under test.
 """
 
@@ -21,8 +21,8 @@ from conftest import DAG_ID
 
 pytestmark = pytest.mark.timeout(2400)
 
-AT_14 = datetime(2018, 11, 1, 14, tzinfo=UTC)
-AT_15 = datetime(2018, 11, 1, 15, tzinfo=UTC)
+FIRST_AT = datetime(2018, 11, 1, 9, tzinfo=UTC)
+SECOND_AT = datetime(2018, 11, 1, 10, tzinfo=UTC)
 DAY_KEY = "log_data/2018/11/2018-11-01-events.json"
 USER_NOTE = "On-call: checked against the app's dashboard, fine."
 
@@ -72,31 +72,31 @@ def api(local_airflow):
 
 
 @pytest.fixture(scope="module")
-def hour_14(api, airflow_stack):
+def first_hour(api, airflow_stack):
     run, before, after = run_alone(api, airflow_stack,
-                                   lambda: api.trigger(DAG_ID, logical_date=AT_14)["dag_run_id"])
+                                   lambda: api.trigger(DAG_ID, logical_date=FIRST_AT)["dag_run_id"])
     return {"run": run, "before": before, "after": after}
 
 
-def test_a_published_hour_shows_its_counts(hour_14, airflow_stack):
-    run = hour_14["run"]
+def test_a_published_hour_shows_its_counts(first_hour, airflow_stack):
+    run = first_hour["run"]
     assert run["state"] == "success"
-    assert hour_of(run) == AT_14 - timedelta(hours=1)
-    assert run["note"] == expected_line(airflow_stack, run, hour_14["before"], hour_14["after"])
+    assert hour_of(run) == FIRST_AT - timedelta(hours=1)
+    assert run["note"] == expected_line(airflow_stack, run, first_hour["before"], first_hour["after"])
     print(f"published run's note: {run['note']!r}")
     assert " 0 plays published" not in run["note"]  # the seeded hour has plays: the count is not vacuous
 
 
-def test_a_republished_catalog_is_named(api, airflow_stack, hour_14):
+def test_a_republished_catalog_is_named(api, airflow_stack, first_hour):
     run, before, after = run_alone(api, airflow_stack, lambda: api.trigger(
-        DAG_ID, logical_date=AT_15, conf={"force_restage": True})["dag_run_id"])
+        DAG_ID, logical_date=SECOND_AT, conf={"force_restage": True})["dag_run_id"])
     assert run["state"] == "success"
     assert run["note"] == expected_line(airflow_stack, run, before, after)
     assert run["note"].endswith("catalog republished")
 
 
-def test_a_cleared_run_reruns_with_a_fresh_line_and_keeps_a_users_note(api, airflow_stack, hour_14):
-    run_id = hour_14["run"]["dag_run_id"]
+def test_a_cleared_run_reruns_with_a_fresh_line_and_keeps_a_users_note(api, airflow_stack, first_hour):
+    run_id = first_hour["run"]["dag_run_id"]
     first = api.run(DAG_ID, run_id)["note"]
     api.patch(f"/dags/{DAG_ID}/dagRuns/{run_id}", {"note": f"{first}\n\n{USER_NOTE}"})
     seen: list[str] = []
@@ -120,10 +120,10 @@ def test_a_cleared_run_reruns_with_a_fresh_line_and_keeps_a_users_note(api, airf
     assert run["note"] == f"{line}\n\n{USER_NOTE}"
 
 
-def test_a_failed_gate_names_the_task_its_try_and_the_check(api, airflow_stack, hour_14):
-    run_id = hour_14["run"]["dag_run_id"]
+def test_a_failed_gate_names_the_task_its_try_and_the_check(api, airflow_stack, first_hour):
+    run_id = first_hour["run"]["dag_run_id"]
     lines = (Path(airflow_stack.data_dir) / DAY_KEY).read_text().splitlines()
-    hour = hour_of(hour_14["run"])
+    hour = hour_of(first_hour["run"])
     cut = int((hour + timedelta(minutes=20)).timestamp() * 1000)
     s3 = airflow_stack.s3_client()
     s3.put_object(Bucket=airflow_stack.config.bucket, Key=DAY_KEY,
