@@ -393,6 +393,8 @@ def test_a_finished_tasks_full_log_is_read_after_its_worker_is_removed(stack):
     FIGURES["log of a removed worker's task: records uploaded / read through the API"] = (len(uploaded), len(read))
     # Back to the file's worker count for the tests that follow (the other worker is untouched).
     stack.compose("up", "-d", "--no-deps", "airflow-worker", timeout=300)
+    stack.wait_healthy(600)
+    assert len(worker_hostnames(stack)) == WORKERS
 
 
 def test_a_message_sent_through_the_alerts_connection_arrives_in_the_mail_sink(stack):
@@ -400,11 +402,12 @@ def test_a_message_sent_through_the_alerts_connection_arrives_in_the_mail_sink(s
     connection: the `mail` service keeps the message as a file in its Maildir."""
     worker = next(c for c in stack.containers("airflow-worker") if c["State"]["Running"])
     subject = f"compose-test {time.time_ns()}"
-    stack.exec(worker["Id"], "python", "-c",
-               "import sys; from airflow.providers.smtp.hooks.smtp import SmtpHook\n"
-               "with SmtpHook(smtp_conn_id='sparkify_alerts') as hook:\n"
-               "    hook.send_email_smtp(to=hook.smtp_connection.extra_dejson['to'], subject=sys.argv[1], html_content='<pre>hi</pre>')",
-               subject)
+    sent = stack.exec(worker["Id"], "python", "-c",
+                      "import sys; from airflow.providers.smtp.hooks.smtp import SmtpHook\n"
+                      "with SmtpHook(smtp_conn_id='sparkify_alerts') as hook:\n"
+                      "    hook.send_email_smtp(to=hook.smtp_connection.extra_dejson['to'], subject=sys.argv[1], html_content='<pre>hi</pre>')",
+                      subject, check=False)
+    assert sent.returncode == 0, f"{worker['Name']}: {sent.stderr[-3000:]}\n{stack.logs('mail', 30)}"
     mail = stack.containers("mail")[0]["Id"]
     deadline = time.monotonic() + 30
     while True:
