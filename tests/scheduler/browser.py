@@ -22,8 +22,9 @@ def chromium_path() -> str | None:
     return next((found for name in CHROMIUM_CANDIDATES if (found := shutil.which(name))), None)
 
 
-def artifacts_dir() -> Path:
-    path = Path(os.environ.get("SPARKIFY_ARTIFACTS_DIR", ROOT / ".ci" / "artifacts")) / "browser"
+def artifacts_dir(kind: str = "browser") -> Path:
+    """`.ci/artifacts/<kind>/` (or under $SPARKIFY_ARTIFACTS_DIR): what CI keeps of a run."""
+    path = Path(os.environ.get("SPARKIFY_ARTIFACTS_DIR", ROOT / ".ci" / "artifacts")) / kind
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import psycopg
 import pytest
+from browser import artifacts_dir
 from conftest import DAG_ID, LATE_AFTER_MINUTES
 
 from devstack.s3server import DUMMY_CREDENTIALS
@@ -111,6 +112,9 @@ def test_a_gate_failure_sends_exactly_one_message_with_the_failed_checks(local_a
     raw = message.as_string()
     for name, secret in secrets_of(airflow_stack).items():
         assert secret not in raw, name
+    # Kept for the reader (CI artifacts): the message as the on-call engineer receives it.
+    (artifacts_dir("notifications") / "gate-failure.txt").write_text(
+        f"Subject: {message['Subject']}\nFrom: {message['From']}\nTo: {message['To']}\n\n{text}")
     api.close()
 
 
@@ -182,4 +186,6 @@ def test_a_run_held_past_its_deadline_sends_one_late_hour_message(local_airflow,
     time.sleep(10)
     assert len(mail_of(airflow_stack, run_id, "late")) == 1
     assert mail_of(airflow_stack, run_id, "failed") == []
+    (artifacts_dir("notifications") / "late-hour.txt").write_text(
+        f"Subject: {late['Subject']}\nFrom: {late['From']}\nTo: {late['To']}\n\n{text}")
     api.close()
