@@ -399,7 +399,7 @@ def test_a_finished_tasks_full_log_is_read_after_its_worker_is_removed(stack):
 
 def test_a_message_sent_through_the_alerts_connection_arrives_in_the_mail_sink(stack):
     """The smtp provider's hook, inside the worker, with the compose file's `sparkify_alerts`
-    connection: the `mail` service keeps the message as a file in its Maildir."""
+    connection: the `mail` service (devstack/mailsink.py) keeps the message as an .eml file."""
     worker = next(c for c in stack.containers("airflow-worker") if c["State"]["Running"])
     subject = f"compose-test {time.time_ns()}"
     sent = stack.exec(worker["Id"], "python", "-c",
@@ -411,7 +411,7 @@ def test_a_message_sent_through_the_alerts_connection_arrives_in_the_mail_sink(s
     mail = stack.containers("mail")[0]["Id"]
     deadline = time.monotonic() + 30
     while True:
-        found = stack.exec(mail, "grep", "-rlF", f"Subject: {subject}", "/home/devstack/mail/new", check=False)
+        found = stack.exec(mail, "grep", "-rlF", f"Subject: {subject}", "/home/devstack/mail", check=False)
         if found.returncode == 0 or time.monotonic() > deadline:
             break
         time.sleep(1)
