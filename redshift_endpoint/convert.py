@@ -633,35 +633,42 @@ def _delimited(conv: _Converter, data: bytes, first_line: int) -> None:
         conv.record(row, line_no, raw)
 
 
-def split_chunks(data: bytes, size: int, spec: LoadSpec | None = None) -> list[tuple[bytes, int]]:
-    """Record-aligned chunks of about ``size`` bytes with the line number each starts at.
+def record_end(data: bytes, pos: int, size: int, quote: bytes | None, escape: bool) -> int:
+    """End (exclusive) of the first record-ending newline at or after ``pos + size``, or -1.
 
-    A chunk ends at a newline that ends a record: for CSV, one outside a quoted field (an even
-    number of quote characters since the chunk's start; RFC 4180 doubles quotes inside quoted
-    fields); with ESCAPE, one not escaped by a backslash.
+    For CSV (``quote`` given), a newline outside a quoted field: an even number of quote characters
+    since ``pos`` (RFC 4180 doubles quotes inside quoted fields); with ``escape``, a newline not
+    escaped by a backslash.
     """
+    end = data.find(b"\n", min(pos + size, len(data)))
+    quotes = data.count(quote, pos, end) if quote is not None and end >= 0 else 0
+    while end >= 0:
+        if quote is not None and quotes % 2:
+            nxt = data.find(b"\n", end + 1)
+            if nxt >= 0:
+                quotes += data.count(quote, end, nxt)
+            end = nxt
+            continue
+        if escape:
+            k = end
+            while k > pos and data[k - 1] == 0x5C:
+                k -= 1
+            if (end - k) % 2:
+                end = data.find(b"\n", end + 1)
+                continue
+        break
+    return end + 1 if end >= 0 else -1
+
+
+def split_chunks(data: bytes, size: int, spec: LoadSpec | None = None) -> list[tuple[bytes, int]]:
+    """Record-aligned chunks of about ``size`` bytes with the line number each starts at
+    (each ends where :func:`record_end` says a record ends)."""
     quote = (spec.quote or '"').encode() if spec is not None and spec.fmt == "csv" else None
     escape = spec is not None and spec.fmt == "text" and spec.escape
     chunks, pos, line, n = [], 0, 1, len(data)
     while pos < n:
-        end = data.find(b"\n", min(pos + size, n))
-        quotes = data.count(quote, pos, end) if quote is not None and end >= 0 else 0
-        while end >= 0:
-            if quote is not None and quotes % 2:
-                nxt = data.find(b"\n", end + 1)
-                if nxt >= 0:
-                    quotes += data.count(quote, end, nxt)
-                end = nxt
-                continue
-            if escape:
-                k = end
-                while k > pos and data[k - 1] == 0x5C:
-                    k -= 1
-                if (end - k) % 2:
-                    end = data.find(b"\n", end + 1)
-                    continue
-            break
-        end = n if end < 0 else end + 1
+        end = record_end(data, pos, size, quote, escape)
+        end = n if end < 0 else end
         chunk = data[pos:end]
         chunks.append((chunk, line))
         line += chunk.count(b"\n")

@@ -19,6 +19,7 @@ import re
 from botocore.exceptions import ClientError
 
 from redshift_endpoint import s3source
+from redshift_endpoint.convert import record_end
 from redshift_endpoint.limits import RECORD_BYTES
 from redshift_endpoint.load_spec import LoadSpec
 
@@ -171,26 +172,7 @@ class RecordSplitter:
 
     def _line_end(self) -> int:
         """End (exclusive) of the first record-ending newline at or after ``size``, or -1."""
-        data, pos = self.buf, 0
-        end = data.find(b"\n", min(self.size, len(data)))
-        quote = self.quote
-        quotes = data.count(quote, pos, end) if quote is not None and end >= 0 else 0
-        while end >= 0:
-            if quote is not None and quotes % 2:
-                nxt = data.find(b"\n", end + 1)
-                if nxt >= 0:
-                    quotes += data.count(quote, end, nxt)
-                end = nxt
-                continue
-            if self.escape:
-                k = end
-                while k > pos and data[k - 1] == 0x5C:
-                    k -= 1
-                if (end - k) % 2:
-                    end = data.find(b"\n", end + 1)
-                    continue
-            break
-        return end + 1 if end >= 0 else -1
+        return record_end(self.buf, 0, self.size, self.quote, self.escape)
 
     def _structural_end(self, eof: bool) -> int:
         """End of the first top-level JSON value (or depth-0 line) ending at or after ``size``, or -1."""
