@@ -111,15 +111,18 @@ def run_scheduled(dag, hour: datetime, conf: dict | None = None):
     """
     from airflow import settings
     from airflow.models.dagrun import DagRun
+    from airflow.models.serialized_dag import SerializedDagModel
     from airflow.sdk.definitions.dag import _run_task
-    from airflow.serialization.serialized_objects import DagSerialization
     from airflow.utils import timezone
     from airflow.utils.state import DagRunState, TaskInstanceState
     from airflow.utils.types import DagRunTriggeredByType, DagRunType
     from sqlalchemy import select
 
     session = settings.Session()
-    scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    # The scheduler's own view of the DAG, as synced to the DB (sync_dag_to_db): a DAG serialized
+    # here in memory would carry its Deadline Alerts as definitions, where the run's state update
+    # expects the ids of their rows in the DB.
+    scheduler_dag = SerializedDagModel.get_dag(dag.dag_id, session=session)
     info = scheduled_run_info(scheduler_dag, hour)
     earlier = session.scalar(select(DagRun).where(DagRun.dag_id == dag.dag_id, DagRun.logical_date == hour))
     if earlier:
