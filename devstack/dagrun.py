@@ -123,6 +123,8 @@ def run_scheduled(dag, hour: datetime, conf: dict | None = None):
     # here in memory would carry its Deadline Alerts as definitions, where the run's state update
     # expects the ids of their rows in the DB.
     scheduler_dag = SerializedDagModel.get_dag(dag.dag_id, session=session)
+    for task in scheduler_dag.tasks:  # the runs' task instances take their tries from here
+        task.retries = dag.task_dict[task.task_id].retries
     info = scheduled_run_info(scheduler_dag, hour)
     earlier = session.scalar(select(DagRun).where(DagRun.dag_id == dag.dag_id, DagRun.logical_date == hour))
     if earlier:
