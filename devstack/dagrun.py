@@ -111,20 +111,13 @@ def run_scheduled(dag, hour: datetime, conf: dict | None = None):
     """
     from airflow import settings
     from airflow.models.dagrun import DagRun
-    from airflow.models.serialized_dag import SerializedDagModel
-    from airflow.sdk.definitions.dag import _run_task
     from airflow.utils import timezone
-    from airflow.utils.state import DagRunState, TaskInstanceState
+    from airflow.utils.state import DagRunState
     from airflow.utils.types import DagRunTriggeredByType, DagRunType
     from sqlalchemy import select
 
     session = settings.Session()
-    # The scheduler's own view of the DAG, as synced to the DB (sync_dag_to_db): a DAG serialized
-    # here in memory would carry its Deadline Alerts as definitions, where the run's state update
-    # expects the ids of their rows in the DB.
-    scheduler_dag = SerializedDagModel.get_dag(dag.dag_id, session=session)
-    for task in scheduler_dag.tasks:  # the runs' task instances take their tries from here
-        task.retries = dag.task_dict[task.task_id].retries
+    scheduler_dag = scheduler_view(dag, session)
     info = scheduled_run_info(scheduler_dag, hour)
     earlier = session.scalar(select(DagRun).where(DagRun.dag_id == dag.dag_id, DagRun.logical_date == hour))
     if earlier:
@@ -145,6 +138,59 @@ def run_scheduled(dag, hour: datetime, conf: dict | None = None):
         start_date=timezone.utcnow(),
         session=session,
     )
+    return run_tasks(dag, run, session)
+
+
+def run_manual(dag, run_after: datetime, conf: dict | None = None):
+    """The run `airflow dags trigger` makes without a logical date, run in this process.
+
+    Not dag.test(logical_date=None): Airflow 3.3.2's dag.test() serializes the DAG in memory, where the
+    Deadline Alerts are definitions, not the ids of their DB rows, and the state update that ends a
+    successful run fails on them.
+    """
+    from airflow import settings
+    from airflow.models.dagrun import DagRun
+    from airflow.utils import timezone
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+
+    session = settings.Session()
+    run = scheduler_view(dag, session).create_dagrun(
+        run_id=DagRun.generate_run_id(run_type=DagRunType.MANUAL, logical_date=None, run_after=run_after),
+        logical_date=None,
+        data_interval=None,
+        run_after=run_after,
+        conf=conf,
+        run_type=DagRunType.MANUAL,
+        triggered_by=DagRunTriggeredByType.TEST,
+        triggering_user_name="devstack",
+        state=DagRunState.RUNNING,
+        start_date=timezone.utcnow(),
+        session=session,
+    )
+    return run_tasks(dag, run, session)
+
+
+def scheduler_view(dag, session):
+    """The scheduler's own view of the DAG, as synced to the DB (sync_dag_to_db).
+
+    A DAG serialized here in memory would carry its Deadline Alerts as definitions, where the run's
+    state update expects the ids of their rows in the DB.
+    """
+    from airflow.models.serialized_dag import SerializedDagModel
+
+    scheduler_dag = SerializedDagModel.get_dag(dag.dag_id, session=session)
+    for task in scheduler_dag.tasks:  # the runs' task instances take their tries from here
+        task.retries = dag.task_dict[task.task_id].retries
+    return scheduler_dag
+
+
+def run_tasks(dag, run, session):
+    """Schedule and run ``run``'s tasks in this process until it ends, with dag.test()'s task runner."""
+    from airflow.sdk.definitions.dag import _run_task
+    from airflow.utils import timezone
+    from airflow.utils.state import DagRunState, TaskInstanceState
+
     while run.state == DagRunState.RUNNING:
         session.expire_all()
         schedulable, _ = run.update_state(session=session)
@@ -209,8 +255,7 @@ def run_one(dag, interval_start: datetime, progress_file: Path | None, conf: dic
     """
     began = time.monotonic()
     if without_logical_date:
-        dag_run = dag.test(logical_date=None, run_after=interval_start + timedelta(hours=1, minutes=5),
-                           run_conf=conf)
+        dag_run = run_manual(dag, interval_start + timedelta(hours=1, minutes=5), conf)
     else:
         dag_run = run_scheduled(dag, interval_start, conf)
     state = str(getattr(dag_run, "state", "unknown"))
